@@ -1,0 +1,90 @@
+"""The one interface every checkpoint reader implements.
+
+A reader lists the tensors a file holds (name, shape, dtype) without loading them, and loads one
+tensor on request as a numpy array. Readers never execute code from the file.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import ClassVar
+
+import numpy as np
+
+__all__ = ["TensorInfo", "HeadHint", "Reader"]
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """One tensor as stored: its key, shape and dtype name (numpy spelling, plus ``bfloat16``)."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+
+    @property
+    def numel(self) -> int:
+        n = 1
+        for d in self.shape:
+            n *= d
+        return n
+
+
+@dataclass(frozen=True)
+class HeadHint:
+    """A classifier named by the file's own metadata (ONNX graph, timm config, ``arch`` key).
+
+    Args:
+        name: the tensor key as stored.
+        transposed: True when the tensor is stored as (m features x n classes), e.g. an ONNX MatMul
+            initializer or a Gemm with ``transB=0``.
+        scale: a factor the graph applies to the weight (Gemm ``alpha``).
+        reason: a short human sentence saying why this tensor is the head.
+    """
+
+    name: str
+    transposed: bool = False
+    scale: float = 1.0
+    reason: str = ""
+
+
+@dataclass
+class Reader(ABC):
+    """Base class of all readers; use as a context manager."""
+
+    path: Path
+    format: ClassVar[str] = "unknown"
+    _closed: bool = field(default=False, init=False, repr=False)
+
+    @abstractmethod
+    def tensors(self) -> list[TensorInfo]:
+        """All tensors in storage order, without reading their data."""
+
+    @abstractmethod
+    def load(self, name: str) -> np.ndarray:
+        """Read one tensor's values exactly. ``bfloat16`` comes back as ``float32`` (lossless)."""
+
+    def hints(self) -> list[HeadHint]:
+        """Heads named by format metadata, primary first. Most formats have none."""
+        return []
+
+    def metadata(self) -> dict[str, str]:
+        """Free-form string metadata (safetensors header metadata, training-checkpoint keys)."""
+        return {}
+
+    def close(self) -> None:
+        self._closed = True
+
+    def __enter__(self) -> "Reader":
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

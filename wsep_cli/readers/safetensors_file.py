@@ -1,0 +1,160 @@
+"""safetensors reader: parses the JSON header itself and reads exactly one tensor's bytes.
+
+Nothing but the header and the requested tensor is read, so a 2 GB file costs the same as a 2 kB one.
+The header is validated before any tensor is read: length bound, dtype names, offsets inside the data
+section, shape products that match the byte ranges.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+
+from wsep_cli.errors import UnreadableError
+from wsep_cli.readers.base import Reader, TensorInfo
+
+__all__ = ["SafetensorsReader", "parse_header", "MAX_HEADER_BYTES"]
+
+MAX_HEADER_BYTES = 100 * 1024 * 1024  # the limit the safetensors library itself enforces
+
+# safetensors dtype -> (numpy dtype used to read the bytes, reported dtype name, item size)
+_DTYPES: dict[str, tuple[str, str, int]] = {
+    "F64": ("<f8", "float64", 8),
+    "F32": ("<f4", "float32", 4),
+    "F16": ("<f2", "float16", 2),
+    "BF16": ("<u2", "bfloat16", 2),
+    "I64": ("<i8", "int64", 8),
+    "I32": ("<i4", "int32", 4),
+    "I16": ("<i2", "int16", 2),
+    "I8": ("i1", "int8", 1),
+    "U64": ("<u8", "uint64", 8),
+    "U32": ("<u4", "uint32", 4),
+    "U16": ("<u2", "uint16", 2),
+    "U8": ("u1", "uint8", 1),
+    "BOOL": ("?", "bool", 1),
+    "F8_E4M3": ("u1", "float8_e4m3fn", 1),
+    "F8_E5M2": ("u1", "float8_e5m2", 1),
+}
+
+
+@dataclass(frozen=True)
+class _Entry:
+    info: TensorInfo
+    raw_dtype: str
+    start: int
+    end: int
+
+
+def bf16_to_float32(raw: np.ndarray) -> np.ndarray:
+    """Exact bfloat16 -> float32 upcast: bfloat16 is the top half of a float32."""
+    return (raw.astype(np.uint32) << 16).view(np.float32)
+
+
+def parse_header(path: Path) -> tuple[dict[str, _Entry], dict[str, str], int]:
+    """Read and validate a safetensors header.
+
+    Returns:
+        (entries by name, ``__metadata__``, byte offset where the data section starts)
+    """
+    size = path.stat().st_size
+    with path.open("rb") as fh:
+        head = fh.read(8)
+        if len(head) < 8:
+            raise UnreadableError(f"{path}: too short to be a safetensors file ({size} bytes)")
+        (hlen,) = struct.unpack("<Q", head)
+        if hlen > MAX_HEADER_BYTES or hlen + 8 > size:
+            raise UnreadableError(
+                f"{path}: safetensors header claims {hlen} bytes but the file has {size}; "
+                "the file is truncated or not safetensors"
+            )
+        raw = fh.read(hlen)
+    try:
+        header = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+        raise UnreadableError(f"{path}: safetensors header is not valid JSON ({e})") from e
+    if not isinstance(header, dict):
+        raise UnreadableError(f"{path}: safetensors header is not a JSON object")
+    data_start = 8 + hlen
+    data_len = size - data_start
+    meta_raw = header.pop("__metadata__", None) or {}
+    if not isinstance(meta_raw, dict):
+        raise UnreadableError(f"{path}: safetensors __metadata__ is not an object")
+    metadata = {str(k): str(v) for k, v in meta_raw.items()}
+    entries: dict[str, _Entry] = {}
+    for name, spec in header.items():
+        entries[name] = _parse_entry(path, name, spec, data_len)
+    return entries, metadata, data_start
+
+
+def _parse_entry(path: Path, name: str, spec: object, data_len: int) -> _Entry:
+    if not isinstance(spec, dict):
+        raise UnreadableError(f"{path}: safetensors entry {name!r} is not an object")
+    dtype, shape, offsets = spec.get("dtype"), spec.get("shape"), spec.get("data_offsets")
+    if dtype not in _DTYPES:
+        raise UnreadableError(f"{path}: tensor {name!r} has unsupported dtype {dtype!r}")
+    if (
+        not isinstance(shape, list)
+        or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape)
+        or len(shape) > 16
+    ):
+        raise UnreadableError(f"{path}: tensor {name!r} has an invalid shape {shape!r}")
+    if (
+        not isinstance(offsets, list)
+        or len(offsets) != 2
+        or not all(isinstance(o, int) and not isinstance(o, bool) for o in offsets)
+    ):
+        raise UnreadableError(f"{path}: tensor {name!r} has invalid data_offsets {offsets!r}")
+    start, end = offsets
+    itemsize = _DTYPES[dtype][2]
+    numel = 1
+    for d in shape:
+        numel *= d  # Python ints: no overflow, compared against the real file below
+    if not (0 <= start <= end <= data_len) or end - start != numel * itemsize:
+        raise UnreadableError(
+            f"{path}: tensor {name!r} claims bytes {start}..{end} for shape {shape} {dtype}, "
+            f"which do not fit the {data_len}-byte data section"
+        )
+    info = TensorInfo(name=name, shape=tuple(shape), dtype=_DTYPES[dtype][1])
+    return _Entry(info=info, raw_dtype=dtype, start=start, end=end)
+
+
+@dataclass
+class SafetensorsReader(Reader):
+    """One ``.safetensors`` file."""
+
+    format: ClassVar[str] = "safetensors"
+    _entries: dict[str, _Entry] = field(default_factory=dict, init=False, repr=False)
+    _metadata: dict[str, str] = field(default_factory=dict, init=False, repr=False)
+    _data_start: int = field(default=0, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.path = Path(self.path)
+        self._entries, self._metadata, self._data_start = parse_header(self.path)
+
+    def tensors(self) -> list[TensorInfo]:
+        ordered = sorted(self._entries.values(), key=lambda e: e.start)
+        return [e.info for e in ordered]
+
+    def metadata(self) -> dict[str, str]:
+        return dict(self._metadata)
+
+    def load(self, name: str) -> np.ndarray:
+        try:
+            entry = self._entries[name]
+        except KeyError:
+            raise UnreadableError(f"{self.path}: no tensor named {name!r}") from None
+        np_dtype = _DTYPES[entry.raw_dtype][0]
+        with self.path.open("rb") as fh:
+            fh.seek(self._data_start + entry.start)
+            buf = fh.read(entry.end - entry.start)
+        if len(buf) != entry.end - entry.start:
+            raise UnreadableError(f"{self.path}: tensor {name!r} is truncated")
+        arr = np.frombuffer(buf, dtype=np_dtype).reshape(entry.info.shape)
+        if entry.raw_dtype == "BF16":
+            arr = bf16_to_float32(arr)
+        return arr
