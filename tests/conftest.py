@@ -1,0 +1,50 @@
+"""Shared test helpers: where the real third-party data lives, and running the installed ``wsep``."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = REPO / "fixtures"
+SHARED_DATA = (REPO / ".." / "shared" / "data").resolve()
+
+
+def shared_file(rel: str) -> Path:
+    """A file under ../shared/data, or skip the test cleanly when it is absent."""
+    p = SHARED_DATA / rel
+    if not p.exists():
+        pytest.skip(f"shared test data not present: {p}")
+    return p
+
+
+def wsep_executable() -> list[str]:
+    """The installed console script (falls back to ``python -m wsep_cli``)."""
+    exe = shutil.which("wsep")
+    return [exe] if exe else [sys.executable, "-m", "wsep_cli"]
+
+
+def run_wsep(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
+             timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    full_env = dict(os.environ)
+    full_env.pop("GITHUB_STEP_SUMMARY", None)
+    for k in [k for k in full_env if k.startswith("WSEP_")]:
+        full_env.pop(k)
+    if env:
+        full_env.update(env)
+    return subprocess.run(
+        [*wsep_executable(), *args], capture_output=True, text=True, cwd=cwd, env=full_env,
+        timeout=timeout, stdin=subprocess.DEVNULL,
+    )
+
+
+def run_json(*args: str, **kw: Any) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    proc = run_wsep("score", "--json", *args, **kw)
+    return proc, json.loads(proc.stdout)
