@@ -222,7 +222,8 @@ def load_head_matrix(reader: Reader, head: Head) -> np.ndarray:
         raise UnreadableError(
             f"{reader.path}: {head.layer!r} has shape {tuple(v.shape)}; a classifier must be 2-D"
         )
-    v = v.astype(np.float64)
+    with np.errstate(invalid="ignore"):  # a signalling NaN warns on upcast; metrics refuse NaN anyway
+        v = v.astype(np.float64)
     if head.transposed:
         v = v.T
     if head.scale != 1.0:

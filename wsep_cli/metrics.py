@@ -1,19 +1,30 @@
-"""Weight-separability metrics of a classifier matrix. Pure numpy, float64; never imports torch.
+"""Weight-separability metrics of a classifier matrix. Pure numpy, float64; never imports torch
+(unless a CUDA device is asked for).
 
 Notation: V is the classifier weight in PyTorch layout, n classes x m features (the paper's W is
-V transposed). All statistics are computed in float64 whatever the stored dtype.
+V transposed). All statistics are computed in float64 whatever the stored dtype; V itself is never
+upcast as a whole, only block by block, so memory stays O(stored V + m^2 + one block).
 
-- epsilon(V) = ||V V^T - I_n||_F^2 / n (paper Eq. 6), through the cheaper of the n x n and m x m
-  Gram matrices: ||V V^T - I||^2 = ||V^T V||^2 - 2 ||V||^2 + n.
+- epsilon(V) = ||V V^T - I_n||_F^2 / n (paper Eq. 6), through the smaller Gram matrix
+  (:mod:`wsep_cli.metrics_gram`), exact for any n.
 - epsilon_normalized: the same on V with unit rows.
 - floors: the least value any n x m matrix (or any with unit rows) can reach; see docs/metrics.md.
+- cosine statistics over all pairs i < j: mean and std exact from the Gram for any n; extremes,
+  percentiles and the most similar pair exact by streamed tiles up to ``MetricsConfig.pair_limit()``
+  classes, from a seeded sample beyond (``CosineStats.estimated``), see :mod:`wsep_cli.metrics_pairs`.
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import replace
+
 import numpy as np
 
-from wsep_cli.errors import NonFiniteError, UnreadableError
+from wsep_cli.metrics_backend import get_backend
+from wsep_cli.metrics_config import MetricsConfig, RowSource, as_matrix
+from wsep_cli.metrics_gram import GramSummary, gram_summary
+from wsep_cli.metrics_pairs import GramPairs, PairStats, UnitRows, exact_pair_stats, sampled_pair_stats
 from wsep_cli.results import (
     CosineStats,
     EtfStats,
@@ -24,6 +35,7 @@ from wsep_cli.results import (
 )
 
 __all__ = [
+    "MetricsConfig",
     "epsilon",
     "epsilon_normalized",
     "epsilon_floor",
@@ -33,50 +45,38 @@ __all__ = [
 ]
 
 
-def _as_f64(v: np.ndarray) -> np.ndarray:
-    v = np.asarray(v)
-    if v.ndim != 2:
-        raise UnreadableError(f"a classifier must be a 2-D matrix, got shape {tuple(v.shape)}")
-    if v.shape[0] == 0 or v.shape[1] == 0:
-        raise UnreadableError(f"the classifier matrix is empty (shape {tuple(v.shape)})")
-    return np.asarray(v, dtype=np.float64)
-
-
-def _gram_frob_sq(v: np.ndarray) -> float:
-    """||V V^T||_F^2 through the smaller Gram matrix (they are equal)."""
-    n, m = v.shape
-    g = v @ v.T if n <= m else v.T @ v
-    return float(np.einsum("ij,ij->", g, g))
+def _summary(v: np.ndarray, *, unit: bool, cfg: MetricsConfig | None = None, layer: str = "classifier") -> GramSummary:
+    cfg = cfg or MetricsConfig()
+    be = get_backend(cfg.device, cfg.backend)
+    return gram_summary(RowSource(as_matrix(v), be), be, cfg, layer=layer, unit=unit, spectrum=False)
 
 
 def epsilon(v: np.ndarray) -> float:
-    """Paper Eq. 6: ||V V^T - I_n||_F^2 / n, exact in float64.
+    """Paper Eq. 6: ||V V^T - I_n||_F^2 / n, exact in float64 (V: n x m, any real dtype).
+
+    Raises:
+        NonFiniteError: V holds NaN or Inf.
 
     Example:
         >>> epsilon(np.eye(3))
         0.0
     """
-    v = _as_f64(v)
-    n, m = v.shape
-    if n <= m:
-        e = v @ v.T
-        e[np.diag_indices(n)] -= 1.0
-        return float(np.einsum("ij,ij->", e, e)) / n
-    # n > m: the floor (n - m) / n keeps the subtraction well away from cancellation.
-    return (_gram_frob_sq(v) - 2.0 * float(np.einsum("ij,ij->", v, v)) + n) / n
+    return _summary(v, unit=False).epsilon
 
 
 def normalize_rows(v: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit length; an all-zero row stays zero (its cosines are 0)."""
-    v = _as_f64(v)
+    """Rows scaled to unit length, as a new float64 array; an all-zero row stays zero (its cosines are 0)."""
+    v = np.asarray(as_matrix(v), dtype=np.float64)
     norms = np.sqrt(np.einsum("ij,ij->i", v, v))
     safe = np.where(norms > 0, norms, 1.0)
     return v / safe[:, None]
 
 
 def epsilon_normalized(v: np.ndarray) -> float:
-    """epsilon of V with unit rows: sum over i != j of cos^2(v_i, v_j), divided by n."""
-    return epsilon(normalize_rows(v))
+    """epsilon of V with unit rows: (sum over i != j of cos^2(v_i, v_j) + #zero rows) / n."""
+    eps = _summary(v, unit=True).epsilon_normalized
+    assert eps is not None
+    return eps
 
 
 def epsilon_floor(n: int, m: int) -> float:
@@ -89,102 +89,127 @@ def epsilon_normalized_floor(n: int, m: int) -> float:
     return (n - m) / m if n > m else 0.0
 
 
-def _check_finite(v: np.ndarray, layer: str) -> None:
-    if not np.isfinite(v).all():
-        bad = int(np.size(v) - np.count_nonzero(np.isfinite(v)))
-        raise NonFiniteError(
-            f"layer {layer!r} holds {bad} non-finite value(s) (NaN or Inf); "
-            "the checkpoint is corrupt or training diverged"
-        )
-
-
-def _cosine_stats(u: np.ndarray, names: list[str] | None) -> CosineStats:
-    n = u.shape[0]
-    c = u @ u.T
-    iu = np.triu_indices(n, k=1)
-    vals = c[iu]
-    k = int(np.argmax(vals))
-    i, j = int(iu[0][k]), int(iu[1][k])
-    p50, p95, p99 = np.percentile(vals, [50, 95, 99])
-    absv = np.abs(vals)
-    pair_names = (names[i], names[j]) if names is not None and len(names) == n else None
-    return CosineStats(
-        mean=float(vals.mean()),
-        std=float(vals.std()),
-        min=float(vals.min()),
-        max=float(vals.max()),
-        abs_mean=float(absv.mean()),
-        abs_max=float(absv.max()),
-        p50=float(p50),
-        p95=float(p95),
-        p99=float(p99),
-        most_similar=MostSimilar(classes=(i, j), cosine=float(vals[k]), names=pair_names),
-    )
-
-
-def _etf_stats(u: np.ndarray, norms: np.ndarray, cos: CosineStats) -> EtfStats:
-    n = u.shape[0]
-    target = -1.0 / (n - 1)
-    c = u @ u.T
-    vals = c[np.triu_indices(n, k=1)]
-    dev = np.abs(vals - target)
-    # ||C - E||_F / ||E||_F with E the simplex-ETF Gram (1 on the diagonal, -1/(n-1) off it).
-    diag_err = float(np.sum((np.diag(c) - 1.0) ** 2))
-    off_err = 2.0 * float(np.sum((vals - target) ** 2))
-    e_norm_sq = n + n * (n - 1) * target * target
-    mean_norm = float(norms.mean())
-    return EtfStats(
-        equinorm=float(norms.std() / mean_norm) if mean_norm > 0 else 0.0,
-        equiangularity=cos.std,
-        mean_angle_deviation=float(dev.mean()),
-        max_angle_deviation=float(dev.max()),
-        distance=float(np.sqrt((diag_err + off_err) / e_norm_sq)),
-    )
-
-
-def _singular_values(v: np.ndarray) -> SingularValueStats:
-    s = np.linalg.svd(v, compute_uv=False)
-    smax = float(s.max())
-    tol = max(v.shape) * np.finfo(np.float64).eps * smax
-    rank = int(np.count_nonzero(s > tol))
-    smin = float(s.min())
-    cond = smax / smin if rank == min(v.shape) and smin > 0 else None
+def _singular_values(v: np.ndarray, gs: GramSummary, use_svd: bool) -> SingularValueStats:
+    n, m = v.shape
+    k = min(n, m)
+    if use_svd:
+        s = np.linalg.svd(np.asarray(v, dtype=np.float64), compute_uv=False)
+        smax = float(s.max())
+        rank = int(np.count_nonzero(s > max(n, m) * np.finfo(np.float64).eps * smax))
+    else:  # squared singular values = eigenvalues of the smaller Gram; sigma < ~1e-8 sigma_max unresolved
+        assert gs.eigenvalues is not None
+        lam = gs.eigenvalues[::-1]
+        lam_max = float(max(lam[0], 0.0))
+        rank = int(np.count_nonzero(lam > max(n, m) * np.finfo(np.float64).eps * lam_max))
+        s = np.sqrt(np.clip(lam, 0.0, None))
+        smax = float(s[0])
+    smin = float(s[:k].min())
+    cond = smax / smin if rank == k and smin > 0 else None
     return SingularValueStats(rank=rank, condition_number=cond, max=smax, min=smin)
 
 
+def _cosine_and_etf(
+    src: RowSource, gs: GramSummary, cfg: MetricsConfig, names: list[str] | None
+) -> tuple[CosineStats, EtfStats]:
+    n = src.n
+    pairs = n * (n - 1) // 2
+    assert gs.cos_sum is not None and gs.cos_sq_sum is not None
+    mu_g = gs.cos_sum / (n * (n - 1))
+    t = -1.0 / (n - 1)
+    source = GramPairs(gs.unit_gram, src.be) if gs.unit_gram is not None else UnitRows(src, gs.inv_norms)
+    estimated = n > cfg.pair_limit()
+    ps: PairStats
+    if not estimated:
+        ps, _ = exact_pair_stats(source, n, mu_g, t, cfg, src.be)
+        mean = ps.total / pairs
+        var = ps.sq_dev_sum / pairs - (mean - mu_g) ** 2
+        sq_t = ps.sq_dev_sum + 2.0 * (mu_g - t) * (ps.total - pairs * mu_g) + pairs * (mu_g - t) ** 2
+    else:
+        ps = sampled_pair_stats(source, n, mu_g, t, cfg, src.be)
+        mean = mu_g
+        var = gs.cos_sq_sum / (n * (n - 1)) - mu_g * mu_g
+        sq_t = gs.cos_sq_sum / 2.0 - t * gs.cos_sum + pairs * t * t
+    std = math.sqrt(max(var, 0.0))
+    i, j = ps.max_pair
+    pair_names = (names[i], names[j]) if names is not None and len(names) == n else None
+    p50, p95, p99 = ps.percentiles
+    cos = CosineStats(
+        mean=mean,
+        std=std,
+        min=ps.min,
+        max=ps.max,
+        abs_mean=ps.abs_sum / ps.count,
+        abs_max=max(ps.max, -ps.min),
+        p50=p50,
+        p95=p95,
+        p99=p99,
+        most_similar=MostSimilar(classes=(i, j), cosine=ps.max, names=pair_names),
+        estimated=estimated,
+        sample_size=ps.count if estimated else None,
+    )
+    # ||C - E||_F / ||E||_F with C = U U^T and E the simplex-ETF Gram (1 on the diagonal, t off it).
+    diag_err = float(((gs.unit_sq - 1.0) ** 2).sum())
+    e_norm_sq = n + n * (n - 1) * t * t
+    mean_norm = float(gs.norms.mean())
+    etf = EtfStats(
+        equinorm=float(gs.norms.std() / mean_norm) if mean_norm > 0 else 0.0,
+        equiangularity=std,
+        mean_angle_deviation=ps.etf_abs_dev_sum / ps.count,
+        max_angle_deviation=max(abs(ps.max - t), abs(ps.min - t)),
+        distance=math.sqrt(max(diag_err + 2.0 * sq_t, 0.0) / e_norm_sq),
+    )
+    return cos, etf
+
+
 def compute_metrics(
-    v: np.ndarray, *, layer: str = "classifier", names: list[str] | None = None
+    v: np.ndarray,
+    *,
+    layer: str = "classifier",
+    names: list[str] | None = None,
+    device: str = "cpu",
+    config: MetricsConfig | None = None,
 ) -> Metrics:
     """All metrics of one classifier matrix V (n classes x m features).
 
     Args:
-        v: the weight, any real dtype; upcast to float64.
+        v: the weight, any real dtype (float16/32/64; integers and bools are read as float64);
+            upcast to float64 block by block, never as a whole.
         layer: used in error messages.
         names: class names (length n) for the most-similar pair, if known.
+        device: ``"cpu"`` (numpy) or ``"cuda"``/``"cuda:N"`` (torch, imported only then).
+        config: block sizes, the exact-pair limit, the sample size and seed (defaults: MetricsConfig()).
+
+    Returns:
+        :class:`~wsep_cli.results.Metrics`; ``cosine`` and ``etf`` are None when n = 1 (no pairs).
 
     Raises:
         NonFiniteError: V holds NaN or Inf.
-        UnreadableError: V is not a non-empty 2-D matrix.
+        UnreadableError: V is not a non-empty 2-D real matrix.
+        UsageError: an unknown or unavailable device.
     """
-    v = _as_f64(v)
-    _check_finite(v, layer)
-    n, m = v.shape
-    norms = np.sqrt(np.einsum("ij,ij->i", v, v))
-    u = normalize_rows(v)
-    cos = _cosine_stats(u, names) if n > 1 else None
-    etf = _etf_stats(u, norms, cos) if cos is not None else None
+    cfg = config or MetricsConfig(device=device)
+    if config is not None and device != "cpu":
+        cfg = replace(cfg, device=device)
+    arr = as_matrix(v)
+    n, m = arr.shape
+    be = get_backend(cfg.device, cfg.backend)
+    src = RowSource(arr, be)
+    use_svd = n * m * min(n, m) <= cfg.svd_limit
+    gs = gram_summary(src, be, cfg, layer=layer, unit=True, spectrum=not use_svd)
+    cos, etf = _cosine_and_etf(src, gs, cfg, names) if n > 1 else (None, None)
+    assert gs.epsilon_normalized is not None
     return Metrics(
-        epsilon=epsilon(v),
-        epsilon_normalized=epsilon(u),
+        epsilon=gs.epsilon,
+        epsilon_normalized=gs.epsilon_normalized,
         epsilon_floor=epsilon_floor(n, m),
         epsilon_normalized_floor=epsilon_normalized_floor(n, m),
         cosine=cos,
         norms=NormStats(
-            mean=float(norms.mean()),
-            std=float(norms.std()),
-            min=float(norms.min()),
-            max=float(norms.max()),
+            mean=float(gs.norms.mean()),
+            std=float(gs.norms.std()),
+            min=float(gs.norms.min()),
+            max=float(gs.norms.max()),
         ),
         etf=etf,
-        singular_values=_singular_values(v),
+        singular_values=_singular_values(arr, gs, use_svd),
     )

@@ -6,15 +6,21 @@ Errors for one file become that file's ``status: "error"`` result; they never st
 from __future__ import annotations
 
 import glob
+import logging
+import math
+import struct
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from wsep_cli.errors import ExitCode, UsageError, WsepError
+import numpy as np
+
+from wsep_cli.errors import ExitCode, NonFiniteError, UnreadableError, UsageError, WsepError
 from wsep_cli.locate import Head, candidate_matrices, load_head_matrix, locate
 from wsep_cli.metrics import compute_metrics
 from wsep_cli.readers import open_reader
 from wsep_cli.readers.base import Reader, TensorInfo
-from wsep_cli.results import FileResult, HeadResult
+from wsep_cli.results import FileResult, HeadResult, Metrics
 
 __all__ = [
     "ScoreOptions",
@@ -81,9 +87,29 @@ def _locate(reader: Reader, opts: ScoreOptions) -> list[Head]:
     return locate(reader, layer=opts.layer, arch_classifiers=_arch_classifiers(reader, opts))
 
 
+def _check_metrics_finite(metrics: Metrics, layer: str) -> None:
+    """Weights that are finite but so large that float64 metrics overflow (|w| ~ 1e150 and up)."""
+    def walk(x: object) -> bool:
+        if isinstance(x, float):
+            return math.isfinite(x)
+        if isinstance(x, dict):
+            return all(walk(v) for v in x.values())
+        if isinstance(x, (list, tuple)):
+            return all(walk(v) for v in x)
+        return True
+
+    if not walk(metrics.to_dict()):
+        raise NonFiniteError(
+            f"layer {layer!r} holds values too large for float64 metrics (they overflow to Inf); "
+            "the checkpoint is corrupt or training diverged"
+        )
+
+
 def _head_result(reader: Reader, head: Head, infos: dict[str, TensorInfo], opts: ScoreOptions) -> HeadResult:
     v = load_head_matrix(reader, head)
-    metrics = compute_metrics(v, layer=head.layer, names=list(opts.labels) if opts.labels else None)
+    with np.errstate(all="ignore"):  # finite but huge float64 weights overflow; refused just below
+        metrics = compute_metrics(v, layer=head.layer, names=list(opts.labels) if opts.labels else None)
+    _check_metrics_finite(metrics, head.layer)
     return HeadResult(
         layer=head.layer,
         located_by=head.located_by,
@@ -95,14 +121,38 @@ def _head_result(reader: Reader, head: Head, infos: dict[str, TensorInfo], opts:
     )
 
 
+_log = logging.getLogger(__name__)
+
+# Parsing errors a malformed file can raise from deep inside a reader or the stdlib. Readers are meant
+# to turn them into UnreadableError themselves; this is defence in depth for untrusted input, so one
+# hostile file still ends as a one-line exit-4 result. The original traceback is logged at DEBUG level
+# (the fuzz suite counts these to find readers that still need a proper check).
+_MALFORMED_ERRORS: tuple[type[BaseException], ...] = (
+    ValueError, struct.error, EOFError, KeyError, IndexError, zipfile.BadZipFile, UnicodeDecodeError,
+    RecursionError, MemoryError, OverflowError,
+)
+
+
+def _malformed(spec: str, e: BaseException) -> UnreadableError:
+    _log.debug("malformed input %s", spec, exc_info=e)
+    detail = " ".join(str(e).split())[:200]
+    return UnreadableError(
+        f"{spec}: malformed file ({type(e).__name__}: {detail}); the checkpoint is corrupt, truncated "
+        "or not the format it looks like"
+    )
+
+
 def score_file(spec: str, opts: ScoreOptions = ScoreOptions()) -> FileResult:
     """Score one checkpoint. Never raises a :class:`WsepError`; it becomes an error result."""
     fmt: str | None = None
     try:
-        with open_reader(spec, random_init=opts.random_init) as reader:
-            fmt = reader.format
-            infos = {t.name: t for t in reader.tensors()}
-            heads = tuple(_head_result(reader, h, infos, opts) for h in _locate(reader, opts))
+        try:
+            with open_reader(spec, random_init=opts.random_init) as reader:
+                fmt = reader.format
+                infos = {t.name: t for t in reader.tensors()}
+                heads = tuple(_head_result(reader, h, infos, opts) for h in _locate(reader, opts))
+        except _MALFORMED_ERRORS as e:
+            raise _malformed(spec, e) from e
     except WsepError as e:
         return FileResult(path=spec, format=fmt, status="error", exit_code=int(e.exit_code), error=str(e))
     return FileResult(path=spec, format=fmt, status="ok", exit_code=int(ExitCode.OK), heads=heads)

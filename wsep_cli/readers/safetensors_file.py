@@ -75,7 +75,7 @@ def parse_header(path: Path) -> tuple[dict[str, _Entry], dict[str, str], int]:
         raw = fh.read(hlen)
     try:
         header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:  # ValueError: huge int literals
         raise UnreadableError(f"{path}: safetensors header is not valid JSON ({e})") from e
     if not isinstance(header, dict):
         raise UnreadableError(f"{path}: safetensors header is not a JSON object")
@@ -88,7 +88,20 @@ def parse_header(path: Path) -> tuple[dict[str, _Entry], dict[str, str], int]:
     entries: dict[str, _Entry] = {}
     for name, spec in header.items():
         entries[name] = _parse_entry(path, name, spec, data_len)
+    _check_no_overlap(path, entries)
     return entries, metadata, data_start
+
+
+def _check_no_overlap(path: Path, entries: dict[str, _Entry]) -> None:
+    """Refuse byte ranges shared by two tensors (empty tensors may sit anywhere)."""
+    prev_end, prev_name = 0, ""
+    for e in sorted((e for e in entries.values() if e.end > e.start), key=lambda e: e.start):
+        if e.start < prev_end:
+            raise UnreadableError(
+                f"{path}: tensors {prev_name!r} and {e.info.name!r} claim overlapping bytes; "
+                "the header is corrupt"
+            )
+        prev_end, prev_name = e.end, e.info.name
 
 
 def _parse_entry(path: Path, name: str, spec: object, data_len: int) -> _Entry:

@@ -44,14 +44,17 @@ def sniff(path: Path) -> Format:
         raise UnreadableError(f"{path}: cannot be read ({e.strerror or e})") from e
     if len(head) == 0:
         raise UnreadableError(f"{path}: the file is empty")
-    if head.startswith(_ZIP_MAGIC):
-        return Format.TORCH_ZIP
-    if head[0] in _PICKLE_PROTOCOL_BYTES:
-        return Format.TORCH_LEGACY
+    # safetensors first: its first byte is the header length's low byte, 0x80 for 1 file in 256
     if len(head) >= 9:
         (hlen,) = struct.unpack("<Q", head[:8])
         if hlen + 8 <= size and head[8:9] == b"{":
             return Format.SAFETENSORS
+    if head[8:9] == b"{" and path.suffix.lower() != ".onnx":
+        return Format.SAFETENSORS  # corrupt length field: let the reader say so precisely
+    if head.startswith(_ZIP_MAGIC):
+        return Format.TORCH_ZIP
+    if head[0] in _PICKLE_PROTOCOL_BYTES:
+        return Format.TORCH_LEGACY
     if head[0] in _ONNX_FIRST_TAGS and (path.suffix.lower() == ".onnx" or head[0] == 0x08):
         return Format.ONNX
     raise UnreadableError(

@@ -26,6 +26,9 @@ class ScoreReport:
 class OutputFormat(str, Enum):
     TABLE = "table"
     JSON = "json"
+    MARKDOWN = "markdown"
+    JUNIT = "junit"
+    GITHUB = "github"
 
     def to_formatter(self) -> Callable[[ScoreReport], str]:
         if self is OutputFormat.TABLE:
@@ -36,6 +39,18 @@ class OutputFormat(str, Enum):
             from wsep_cli.report.json_report import render_json
 
             return render_json
+        if self is OutputFormat.MARKDOWN:
+            from wsep_cli.report.markdown import render_markdown
+
+            return render_markdown
+        if self is OutputFormat.JUNIT:
+            from wsep_cli.report.junit import render_junit
+
+            return render_junit
+        if self is OutputFormat.GITHUB:
+            from wsep_cli.report.github import render_github
+
+            return render_github
         raise AssertionError(f"unhandled output format {self!r}")  # pragma: no cover
 
 

@@ -19,7 +19,10 @@ def report_document(report: ScoreReport) -> dict[str, Any]:
         if report.gate is not None:
             d["gate"] = report.gate.for_path(r.path).to_dict()
         results.append(d)
-    return {"wsep_version": __version__, "schema_version": SCHEMA_VERSION, "results": results}
+    doc: dict[str, Any] = {"wsep_version": __version__, "schema_version": SCHEMA_VERSION, "results": results}
+    if report.gate is not None:
+        doc["gate"] = report.gate.to_dict()
+    return doc
 
 
 def render_json(report: ScoreReport) -> str:

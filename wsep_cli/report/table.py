@@ -66,5 +66,9 @@ def render_table(report: ScoreReport) -> str:
             console.print(_head_table(r, h))
         if report.gate is not None:
             for line in report.gate.for_path(r.path).summary_lines():
-                console.print(line, markup=False, highlight=False)
+                console.print(line, markup=False, highlight=False, soft_wrap=True)
+    if report.gate is not None:
+        for c in report.gate.unmatched:
+            line = f"gate: {'note' if c.passed else 'FAIL'} {c.message}"
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
     return buf.getvalue()

@@ -1,0 +1,191 @@
+"""``wsep plot``: one PNG with four views of a classifier's geometry.
+
+(a) the class-cosine matrix, classes ordered by hierarchical clustering (for n > 256 only the 256
+most-confused classes: those with the largest cosine to another class); (b) a histogram of the
+off-diagonal cosines with the simplex-ETF value -1/(n-1) marked; (c) the row norm of every class;
+(d) the singular values of V. matplotlib (Agg backend) and scipy are imported only in here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from wsep_cli.errors import NonFiniteError
+from wsep_cli.metrics import epsilon, normalize_rows
+
+__all__ = ["MAX_HEATMAP_CLASSES", "PlotData", "plot_data", "most_confused", "render_png", "load_classifier"]
+
+MAX_HEATMAP_CLASSES = 256
+_MAX_HIST_CLASSES = 4096  # pairs of a seeded sample of this many classes beyond it
+_BLOCK = 1024
+
+
+@dataclass(frozen=True)
+class PlotData:
+    """Everything the four panels show, computed in float64 without matplotlib."""
+
+    n: int
+    m: int
+    epsilon: float
+    epsilon_normalized: float
+    classes: np.ndarray  # class indices shown in (a), in clustered order
+    cos_block: np.ndarray  # their cosine matrix, same order
+    off_diagonal: np.ndarray  # off-diagonal cosines for (b)
+    hist_sampled: bool
+    norms: np.ndarray
+    singular_values: np.ndarray
+
+
+def most_confused(u: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the ``k`` classes whose largest cosine to another class is highest (sorted)."""
+    n = u.shape[0]
+    best = np.empty(n)
+    for s in range(0, n, _BLOCK):  # blocks keep memory at _BLOCK x n
+        c = u[s : s + _BLOCK] @ u.T
+        c[np.arange(c.shape[0]), np.arange(s, s + c.shape[0])] = -np.inf
+        best[s : s + _BLOCK] = c.max(axis=1)
+    return np.sort(np.argsort(-best, kind="stable")[:k])
+
+
+def _cluster_order(u: np.ndarray) -> np.ndarray:
+    if u.shape[0] < 3:
+        return np.arange(u.shape[0])
+    from scipy.cluster.hierarchy import leaves_list, linkage
+    from scipy.spatial.distance import pdist
+
+    d = np.clip(pdist(u, metric="cosine"), 0.0, None)
+    return leaves_list(linkage(d, method="average", optimal_ordering=True))
+
+
+def plot_data(v: np.ndarray) -> PlotData:
+    """The panels' data for V (n classes x m features)."""
+    v = np.asarray(v, dtype=np.float64)
+    n, m = v.shape
+    u = normalize_rows(v)
+    shown = most_confused(u, MAX_HEATMAP_CLASSES) if n > MAX_HEATMAP_CLASSES else np.arange(n)
+    shown = shown[_cluster_order(u[shown])]
+    sampled = n > _MAX_HIST_CLASSES
+    idx = np.sort(np.random.default_rng(0).choice(n, _MAX_HIST_CLASSES, replace=False)) if sampled else np.arange(n)
+    us = u[idx]
+    off = (us @ us.T)[np.triu_indices(len(idx), k=1)]
+    return PlotData(
+        n=n,
+        m=m,
+        epsilon=epsilon(v),
+        epsilon_normalized=epsilon(u),
+        classes=shown,
+        cos_block=u[shown] @ u[shown].T,
+        off_diagonal=off,
+        hist_sampled=sampled,
+        norms=np.sqrt(np.einsum("ij,ij->i", v, v)),
+        singular_values=np.linalg.svd(v, compute_uv=False),
+    )
+
+
+def _heatmap(ax, fig, d: PlotData, names: list[str] | None) -> None:  # type: ignore[no-untyped-def]
+    c = d.cos_block.copy()
+    np.fill_diagonal(c, np.nan)  # the diagonal (1) would swamp the colour scale
+    lim = float(np.nanmax(np.abs(c))) if c.size > 1 else 1.0
+    import matplotlib
+
+    cmap = matplotlib.colormaps["RdBu_r"].copy()
+    cmap.set_bad("0.8")  # grey diagonal, distinct from cos = 0 (white)
+    im = ax.imshow(c, cmap=cmap, vmin=-lim, vmax=lim, interpolation="nearest")
+    k = len(d.classes)
+    if k <= 40:
+        labels = [names[i] if names else str(i) for i in d.classes]
+        ax.set_xticks(range(k), labels, rotation=90, fontsize=7)
+        ax.set_yticks(range(k), labels, fontsize=7)
+    else:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    sub = f"{k} most-confused of {d.n} classes" if k < d.n else f"{d.n} classes"
+    ax.set_title(f"(a) class cosines, clustered ({sub})", fontsize=10)
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="cos(v_i, v_j)  (diagonal grey)")
+
+
+def _histogram(ax, d: PlotData) -> None:  # type: ignore[no-untyped-def]
+    counts, _, _ = ax.hist(d.off_diagonal, bins=min(80, max(10, d.off_diagonal.size // 4)), color="#4477aa")
+    nonzero = counts[counts > 0]
+    if nonzero.size and nonzero.max() / nonzero.min() > 100:
+        ax.set_yscale("log")  # keeps the few most-similar pairs in the tail visible
+    etf = -1.0 / (d.n - 1)
+    ax.axvline(etf, color="#cc3311", linestyle="--", label=f"simplex ETF −1/(n−1) = {etf:.3g}")
+    ax.axvline(0.0, color="0.5", linewidth=0.8)
+    ax.legend(fontsize=8, loc="upper right")
+    sample = f", {_MAX_HIST_CLASSES}-class sample" if d.hist_sampled else ""
+    ax.set_title(f"(b) off-diagonal cosines ({d.off_diagonal.size} pairs{sample})", fontsize=10)
+    ax.set_xlabel("cosine")
+    ax.set_ylabel("pairs")
+
+
+def _norms(ax, d: PlotData) -> None:  # type: ignore[no-untyped-def]
+    x = np.arange(d.n)
+    if d.n <= 100:
+        ax.bar(x, d.norms, color="#228833")
+        if d.n <= 20:
+            ax.set_xticks(x)
+    else:
+        ax.plot(x, d.norms, ".", markersize=2, color="#228833")
+    ax.axhline(float(d.norms.mean()), color="0.3", linestyle="--", linewidth=1, label=f"mean {d.norms.mean():.3g}")
+    ax.axhline(1.0, color="#cc3311", linestyle=":", linewidth=1, label="unit norm")
+    ax.legend(fontsize=8, loc="best", framealpha=0.9)
+    ax.set_title("(c) row norm ‖v_i‖ per class", fontsize=10)
+    ax.set_xlabel("class")
+    ax.set_ylabel("norm")
+
+
+def _singular(ax, d: PlotData) -> None:  # type: ignore[no-untyped-def]
+    s = d.singular_values
+    ax.plot(np.arange(1, s.size + 1), s, "o-" if s.size <= 100 else "-", markersize=3, color="#aa3377")
+    ax.axhline(1.0, color="#cc3311", linestyle=":", linewidth=1, label="1 (orthonormal rows: ε = 0)")
+    if s.min() > 0 and s.max() / s.min() > 50:
+        ax.set_yscale("log")
+    ax.legend(fontsize=8, loc="upper right")
+    ax.set_title(f"(d) singular values of V ({d.n}×{d.m})", fontsize=10)
+    ax.set_xlabel("index")
+    ax.set_ylabel("singular value")
+
+
+def render_png(d: PlotData, out: Path, *, file: str, layer: str, names: list[str] | None = None) -> Path:
+    """Draw the four panels into ``out`` (PNG, about 1400 x 1150 pixels)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 2, figsize=(13, 10.5), dpi=110)
+    try:
+        _heatmap(axes[0, 0], fig, d, names)
+        _histogram(axes[0, 1], d)
+        _norms(axes[1, 0], d)
+        _singular(axes[1, 1], d)
+        fig.suptitle(
+            f"{file} — {layer}\nε = {d.epsilon:.6g}    ε_normalized = {d.epsilon_normalized:.6g}", fontsize=12
+        )
+        fig.tight_layout(rect=(0, 0, 1, 0.95))
+        fig.savefig(out, format="png")
+    finally:
+        plt.close(fig)
+    return out
+
+
+def load_classifier(spec: str, *, layer: str | None = None, arch: str | None = None) -> tuple[str, np.ndarray]:
+    """The primary (or ``layer``) head of a checkpoint: its name and V as float64."""
+    from wsep_cli.locate import load_head_matrix, locate
+    from wsep_cli.readers import open_reader
+
+    with open_reader(spec) as reader:
+        arch_names = None
+        if arch:
+            from wsep_cli.timm_names import classifier_names_for
+
+            arch_names = classifier_names_for(arch, required=True)
+        head = locate(reader, layer=layer, arch_classifiers=arch_names)[0]
+        v = load_head_matrix(reader, head)
+    if not np.isfinite(v).all():
+        raise NonFiniteError(f"{spec}: layer {head.layer!r} holds NaN or Inf values; nothing to plot")
+    return head.layer, v

@@ -1,0 +1,89 @@
+"""A Markdown table with ✅/❌, fit for ``$GITHUB_STEP_SUMMARY`` and pull-request comments.
+
+One row per file x head (one row for a file that could not be scored), then the gate's verdict and
+one bullet per violation. Free text goes into code spans so file names never turn into Markdown.
+"""
+
+from __future__ import annotations
+
+from wsep_cli.gate import Check, FileVerdict, checks_text
+from wsep_cli.report import ScoreReport
+from wsep_cli.results import FileResult, HeadResult
+
+__all__ = ["render_markdown", "code", "cell"]
+
+PASS = "✅"
+FAIL = "❌"
+_HEADER = (
+    "| | file | head | classes × features | ε | ε (unit rows) | max \\|cos\\| |\n"
+    "|:-:|---|---|--:|--:|--:|--:|\n"
+)
+
+
+def _g(x: float | None) -> str:
+    return "—" if x is None else f"{x:.6g}"
+
+
+def cell(text: str) -> str:
+    """Text safe inside a table cell (pipes escaped, one line)."""
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def code(text: str) -> str:
+    """A code span that survives any content (backticks become quotes)."""
+    return "`" + cell(text).replace("`", "'") + "`"
+
+
+def _head_ok(verdict: FileVerdict | None, layer: str) -> bool:
+    return verdict is None or all(c.passed for c in verdict.checks if c.layer == layer)
+
+
+def _rows(r: FileResult, verdict: FileVerdict | None) -> list[str]:
+    if r.status != "ok":
+        return [f"| {FAIL} | {code(r.path)} | error (exit {r.exit_code}): {cell(r.error or '')} | | | | |"]
+    rows = []
+    for h in r.heads:
+        rows.append(_head_row(r, h, _head_ok(verdict, h.layer)))
+    if verdict is not None and any(c.layer is None and not c.passed for c in verdict.checks):
+        rows.append(f"| {FAIL} | {code(r.path)} | see the gate below | | | | |")
+    return rows
+
+
+def _head_row(r: FileResult, h: HeadResult, ok: bool) -> str:
+    m = h.metrics
+    abs_max = m.cosine.abs_max if m.cosine is not None else None
+    return (
+        f"| {PASS if ok else FAIL} | {code(r.path)} | {code(h.layer)} | {h.num_classes} × {h.num_features} "
+        f"| {_g(m.epsilon)} | {_g(m.epsilon_normalized)} | {_g(abs_max)} |"
+    )
+
+
+def _bullet(mark: str, c: Check) -> str:
+    return f"- {mark} {code(c.message)}"
+
+
+def _gate_lines(report: ScoreReport) -> list[str]:
+    gate = report.gate
+    if gate is None:
+        return []
+    checks, bad = gate.checks, gate.violations
+    if not bad:
+        lines = [f"**Gate passed** {PASS} ({checks_text(len(checks))})"]
+    else:
+        lines = [f"**Gate failed** {FAIL} ({len(bad)} of {checks_text(len(checks))} failed)", ""]
+        lines += [_bullet(FAIL, c) for c in bad]
+    notes = [c for c in checks if c.passed and c.metric is None]
+    if notes:
+        lines += [""] + [_bullet("ℹ️", c) for c in notes]
+    return [""] + lines
+
+
+def render_markdown(report: ScoreReport) -> str:
+    """The report as GitHub-flavoured Markdown."""
+    body = "".join(
+        line + "\n"
+        for r in report.results
+        for line in _rows(r, report.gate.for_path(r.path) if report.gate is not None else None)
+    )
+    tail = "".join(line + "\n" for line in _gate_lines(report))
+    return "### wsep: weight separability\n\n" + _HEADER + body + tail
