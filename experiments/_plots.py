@@ -7,7 +7,7 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["pca3", "plot_latent_pca", "plot_sweep"]
+__all__ = ["pca3", "plot_latent_pca", "plot_sweep", "plot_acc_vs_eps"]
 
 _COLORS = ("tab:green", "tab:red", "tab:blue", "tab:orange", "tab:purple")
 
@@ -83,6 +83,28 @@ def plot_sweep(
         ax.tick_params(labelsize=7)
     axes[0].legend(fontsize=6)
     fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def plot_acc_vs_eps(groups: dict[str, tuple[Sequence[float], Sequence[float]]], path: Path, title: str) -> None:
+    """Test accuracy against ε(V), one colour per condition, one point per seed (paper Fig. 4's claim)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4.6, 3.2), dpi=90)
+    for name, (eps, acc) in groups.items():
+        ax.scatter(np.maximum(np.asarray(eps), 1e-6), acc, s=12, label=name)
+    ax.set_xscale("log")
+    ax.set_xlabel("ε(V) (fixed-QR runs drawn at 1e-6)", fontsize=8)
+    ax.set_ylabel("test accuracy", fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.legend(fontsize=6)
+    ax.set_title(title, fontsize=9)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from _common import head_diagnostics
 from wsep_cli.finetune.augment import apply_flip, normalize, plan_epoch, random_crop
 from wsep_cli.finetune.config import FinetuneConfig
-from wsep_cli.finetune.data import DataBundle, DataSource, TensorSplit, load_data
+from wsep_cli.finetune.data import DataBundle, TensorSplit, load_data
 from wsep_cli.finetune.head import find_classifier
 from wsep_cli.finetune.loss import reconstruction_loss
 from wsep_cli.finetune.models import build_model, model_spec
@@ -43,6 +43,8 @@ __all__ = [
     "epsilon_penalty",
     "fisher_ratio",
     "train_one",
+    "run_cached",
+    "run_many",
 ]
 
 
@@ -73,24 +75,28 @@ class Schedule:
 # ---------------------------------------------------------------- data
 
 
-def digits_bundle() -> DataBundle:
-    """scikit-learn's digits through wsep's loader: 1,437 train / 360 test, resized to 28 × 28."""
+def digits_bundle(n_train: Optional[int] = None) -> DataBundle:
+    """scikit-learn's digits through wsep's loader: 1,437 train / 360 test, resized to 28 × 28.
+
+    ``n_train`` keeps only the first images of the training split (CI-sized runs).
+    """
     cfg = FinetuneConfig(output="-", model="lenet", data="digits")
-    return load_data(cfg, model_spec("lenet"))
+    b = load_data(cfg, model_spec("lenet"))
+    if n_train is not None and isinstance(b.train, TensorSplit):
+        b.train = TensorSplit(b.train.x[:n_train], b.train.y[:n_train])
+    return b
 
 
 def mnist_split_bundle(folder: Path, n_train: int = 8000) -> DataBundle:
     """The official MNIST *test* set (10,000 images) split by a fixed permutation (seed 0) into
-    ``n_train`` training and ``10000 - n_train`` test images; read with wsep's IDX reader."""
-    from wsep_cli.finetune.data import NORMALIZATION
-    from wsep_cli.finetune.sources import idx_dataset
-
-    x, y = idx_dataset("mnist", folder, train=False)
+    ``n_train`` training and ``10000 - n_train`` test images; read and normalised by wsep's loader."""
+    cfg = FinetuneConfig(output="-", model="lenet", data="mnist", data_dir=str(folder))
+    b = load_data(cfg, model_spec("lenet"), need_train=False)
+    x, y = b.test.x, b.test.y  # type: ignore[union-attr]
     perm = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(0))
     tr, te = perm[:n_train], perm[n_train:]
-    mean, std, pad, flip = NORMALIZATION["mnist"]
-    return DataBundle(DataSource("mnist"), TensorSplit(x[tr], y[tr]), TensorSplit(x[te], y[te]),
-                      10, 1, 28, mean, std, pad, flip, [str(i) for i in range(10)])
+    b.train, b.test = TensorSplit(x[tr], y[tr]), TensorSplit(x[te], y[te])
+    return b
 
 
 # ---------------------------------------------------------------- script-local loss variants
@@ -233,3 +239,67 @@ def train_one(v: Variant, seed: int, bundle: DataBundle, sched: Schedule,
     if keep_features:
         out["_features"], out["_targets"] = feats, ys
     return out
+
+
+def run_cached(cache: Optional[Path], dataset: str, v: Variant, seed: int, bundle: DataBundle,
+               sched: Schedule, keep_features: bool = False) -> dict[str, Any]:
+    """:func:`train_one`, memoised on disk by (dataset and its loader settings, variant settings,
+    seed, schedule).
+
+    Lets ``ablation.py`` reuse the CE and λ-sweep runs of ``lenet_digits.py`` (same seeds, same
+    code) instead of training them twice. Features are kept in a side ``.npz`` when asked for.
+    """
+    import hashlib
+    import json
+
+    if cache is None:
+        return train_one(v, seed, bundle, sched, keep_features)
+    settings = {k: val for k, val in asdict(v).items() if k != "name"}
+    blob = json.dumps([dataset, bundle.describe(), settings, seed, asdict(sched)], sort_keys=True)
+    key = hashlib.sha1(blob.encode()).hexdigest()[:16]
+    jpath, fpath = cache / f"{key}.json", cache / f"{key}.npz"
+    if jpath.is_file() and (not keep_features or fpath.is_file()):
+        out = json.loads(jpath.read_text())
+        out["variant"] = v.name
+        if keep_features:
+            with np.load(fpath) as z:
+                out["_features"], out["_targets"] = z["features"], z["targets"]
+        return out
+    out = train_one(v, seed, bundle, sched, keep_features)
+    cache.mkdir(parents=True, exist_ok=True)
+    if keep_features:
+        np.savez_compressed(fpath, features=out["_features"].astype(np.float32), targets=out["_targets"])
+    jpath.write_text(json.dumps({k: val for k, val in out.items() if not k.startswith("_")}))
+    return out
+
+
+def _worker_init() -> None:
+    torch.set_num_threads(1)
+
+
+def run_many(tasks: list[tuple[Variant, int, bool]], dataset: str, bundle: DataBundle, sched: Schedule,
+             cache: Optional[Path], jobs: int = 1) -> list[dict[str, Any]]:
+    """:func:`run_cached` for each (variant, seed, keep_features), in order; ``jobs`` > 1 uses that
+    many worker processes (one torch thread each). Progress goes to stderr."""
+    import sys
+
+    def log(r: dict[str, Any]) -> None:
+        print(f"[{dataset}] {r['variant']:<24} seed {r['seed']}: acc {r['test_acc']:.4f}  "
+              f"ε {r['epsilon']:.4g}  ({r['seconds']:.1f} s)", file=sys.stderr, flush=True)
+
+    if jobs <= 1:
+        out = []
+        for v, s, keep in tasks:
+            out.append(run_cached(cache, dataset, v, s, bundle, sched, keep))
+            log(out[-1])
+        return out
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"), initializer=_worker_init) as ex:
+        futs = [ex.submit(run_cached, cache, dataset, v, s, bundle, sched, keep) for v, s, keep in tasks]
+        out = []
+        for f in futs:
+            out.append(f.result())
+            log(out[-1])
+        return out

@@ -101,6 +101,9 @@ def score(
     exit_zero: Optional[bool] = typer.Option(
         None, "--exit-zero/--no-exit-zero", help="Report, but exit 0 whatever was found (advisory jobs)."
     ),
+    device: str = typer.Option(
+        "cpu", "--device", help="Where the metrics run: cpu (numpy) or cuda / cuda:N (torch); matters for huge heads."
+    ),
 ) -> None:
     """Score checkpoints: locate the classifier, report epsilon(W) and its cosine geometry; gate on limits."""
     import os
@@ -126,7 +129,13 @@ def score(
         settings = gate_settings(cli_gate, env=os.environ, config_path=config)
         base = settings.load_baseline()
         specs = expand_paths(paths)
-        opts = ScoreOptions(layer=layer, arch=arch, labels=_read_labels(labels, class_names), random_init=random_init)
+        opts = ScoreOptions(
+            layer=layer, arch=arch, labels=_read_labels(labels, class_names), random_init=random_init, device=device
+        )
+        if device != "cpu":
+            from wsep_cli.metrics_backend import get_backend
+
+            get_backend(device)  # a bad or unavailable device is a usage error (exit 2), before any file
     except WsepError as e:
         raise _fail(e)
     results = score_paths(specs, opts)
@@ -231,7 +240,12 @@ def plot(
     from wsep_cli.score import expand_paths
 
     try:
-        (spec,) = expand_paths([path])[:1]
+        if not output.parent.is_dir():
+            raise UsageError(f"--output {output}: the folder {output.parent} does not exist")
+        specs = expand_paths([path])
+        if len(specs) != 1:
+            raise UsageError(f"{path}: matches {len(specs)} files; plot takes one checkpoint")
+        spec = specs[0]
         names = _read_labels(labels, class_names)
         head, v = load_classifier(spec, layer=layer, arch=arch)
     except WsepError as e:

@@ -1,17 +1,35 @@
 """Which matrix is the classifier, and why.
 
-Order of evidence: ``--layer NAME`` > format metadata (ONNX graph, timm config / ``arch``) > known
-classifier names > structure (the last weight matrix whose output is not consumed by a later one).
+Order of evidence, strongest first:
+
+1. ``--layer NAME`` (the user said so);
+2. format metadata: the reader's own hints (ONNX graph, timm ``pretrained_cfg``), the classifier names
+   timm gives for ``--arch`` or a checkpoint's ``arch`` key, a ``classifier`` entry in the file's
+   metadata;
+3. known classifier names, matched on the whole canonical key (``fc``, ``head``, ``head.fc``,
+   ``classifier.N`` ... see :data:`KNOWN_CLASSIFIER_NAMES`);
+4. structure: the last weight matrix whose output size no other matrix takes as input.
+
+Multi-head models (``head`` + ``head_dist``, ``head.0`` + ``head.1``, ``head`` + ``aux_head``) report
+every head, primary first. The rules themselves live in :mod:`wsep_cli.head_rules`.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
 
 from wsep_cli.errors import NoClassifierError, UnreadableError
+from wsep_cli.head_rules import (
+    KNOWN_CLASSIFIER_NAMES,
+    Matrix,
+    by_known_names,
+    by_structure,
+    canonical_key,
+    is_matrix,
+    weight_matrices,
+)
 from wsep_cli.readers.base import HeadHint, Reader, TensorInfo
 
 __all__ = [
@@ -22,48 +40,6 @@ __all__ = [
     "locate",
     "load_head_matrix",
 ]
-
-_FLOAT_DTYPES = {"float64", "float32", "float16", "bfloat16"}
-
-_STRIP_PREFIXES = ("module.", "_orig_mod.")
-
-# Module names (without ".weight") that hold a final classifier, most specific first. Covers the
-# names timm's pretrained_cfg["classifier"] uses and torchvision's heads.
-KNOWN_CLASSIFIER_NAMES: tuple[str, ...] = (
-    "head.fc.fc2",
-    "head.classifier.fc",
-    "head.head.l",
-    "head.fc2",
-    "head.fc",
-    "head.linear",
-    "head.l",
-    "head.proj",
-    "head.classifier",
-    "head.last_linear",
-    "head",
-    "head_dist",
-    "classifier.fc",
-    "classifier.6",
-    "classifier.4",
-    "classifier.3",
-    "classifier.2",
-    "classifier.1",
-    "classifier.0",
-    "classifier",
-    "classif",
-    "last_linear",
-    "fc.fc2",
-    "fc",
-    "linear",
-    "logits",
-    "out",
-    "output",
-    "predictions",
-    "fc_out",
-    "fc3",
-    "fc2",
-    "fc1",
-)
 
 
 @dataclass(frozen=True)
@@ -77,48 +53,29 @@ class Head:
     scale: float = 1.0
 
 
-def canonical_key(key: str) -> str:
-    """The key with wrapper prefixes (``module.``, ``_orig_mod.``, Lightning's ``model.``) removed."""
-    changed = True
-    while changed:
-        changed = False
-        for p in _STRIP_PREFIXES:
-            if key.startswith(p):
-                key = key[len(p):]
-                changed = True
-    return key
-
-
-def _is_candidate(t: TensorInfo) -> bool:
-    if t.dtype not in _FLOAT_DTYPES:
-        return False
-    if len(t.shape) == 2:
-        return t.shape[0] >= 1 and t.shape[1] >= 1
-    return len(t.shape) == 4 and t.shape[2:] == (1, 1)
-
-
 def candidate_matrices(tensors: list[TensorInfo]) -> list[TensorInfo]:
     """2-D float matrices and 1x1-conv kernels, in storage order."""
-    return [t for t in tensors if _is_candidate(t)]
+    return [t for t in tensors if is_matrix(t)]
 
 
 def _module_of(key: str) -> str:
     return key[: -len(".weight")] if key.endswith(".weight") else key
 
 
-def _by_option(cands: list[TensorInfo], all_t: list[TensorInfo], layer: str) -> Head:
-    names = {t.name for t in all_t}
+def _by_option(all_t: list[TensorInfo], layer: str) -> Head:
     for want in (layer, f"{layer}.weight"):
-        if want in names:
-            t = next(x for x in all_t if x.name == want)
-            if not _is_candidate(t):
+        t = next((x for x in all_t if x.name == want), None)
+        if t is not None:
+            if not is_matrix(t):
                 raise NoClassifierError(
-                    f"--layer {layer!r} is a {len(t.shape)}-D {t.dtype} tensor of shape "
-                    f"{t.shape}; a classifier must be a 2-D float matrix or a 1x1 conv kernel"
+                    f"--layer {layer!r} is a {len(t.shape)}-D {t.dtype} tensor of shape {t.shape}; "
+                    "a classifier must be a 2-D float matrix or a 1x1 conv kernel (see `wsep layers`)"
                 )
             return Head(t.name, "option", "named by --layer")
+    want = canonical_key(_module_of(layer))
+    cands = candidate_matrices(all_t)
     for t in cands:
-        if canonical_key(_module_of(t.name)) in (canonical_key(layer), canonical_key(_module_of(layer))):
+        if canonical_key(_module_of(t.name)) == want:
             return Head(t.name, "option", "named by --layer")
     listing = ", ".join(t.name for t in cands[-5:]) or "none"
     raise NoClassifierError(
@@ -126,40 +83,30 @@ def _by_option(cands: list[TensorInfo], all_t: list[TensorInfo], layer: str) -> 
     )
 
 
-def _by_names(cands: list[TensorInfo], wanted: list[str], located_by: str, why: str) -> list[Head]:
-    by_canon: dict[str, TensorInfo] = {}
-    for t in cands:
-        if t.name.endswith(".weight") or "." not in t.name:
-            by_canon.setdefault(canonical_key(_module_of(t.name)), t)
-            # Lightning stores "model.<module>"
-            c = canonical_key(_module_of(t.name))
-            if c.startswith("model."):
-                by_canon.setdefault(c[len("model."):], t)
-    heads: list[Head] = []
-    for w in wanted:
-        t = by_canon.get(w)
-        if t is not None and all(h.layer != t.name for h in heads):
-            heads.append(Head(t.name, located_by, why.format(name=w)))
+def _exact(mats: list[Matrix], all_t: list[TensorInfo], names: list[str]) -> list[Matrix]:
+    """Matrices named exactly (canonical module key or stored key), in the order of ``names``."""
+    out: list[Matrix] = []
+    for name in names:
+        want = canonical_key(_module_of(name))
+        hit = next((mt for mt in mats if mt.key == want or mt.info.name in (name, f"{name}.weight")), None)
+        if hit is None:  # a name the header uses but our key canonicalisation stripped differently
+            t = next((x for x in all_t if is_matrix(x) and _module_of(x.name) == _module_of(name)), None)
+            hit = Matrix(t, want, -1) if t is not None else None
+        if hit is not None and all(h.info.name != hit.info.name for h in out):
+            out.append(hit)
+    return out
+
+
+def _heads(found: list[Matrix], located_by: str, reason: str) -> list[Head]:
+    primary = found[0].info.name
+    heads = [Head(found[0].info.name, located_by, reason)]
+    for mt in found[1:]:
+        heads.append(Head(mt.info.name, located_by, f"{reason}; a further head beside {primary!r}"))
     return heads
 
 
-def _natural_key(name: str) -> list[object]:
-    return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", name)]
-
-
-def _by_structure(cands: list[TensorInfo]) -> list[Head]:
-    """The last matrix in the chain whose output size no later matrix consumes."""
-    mats = sorted(cands, key=lambda t: _natural_key(t.name))
-    if len(mats) == 0:
-        return []
-    # Prefer natural name order; storage order can be alphabetical (layers.13 < layers.2).
-    for idx in range(len(mats) - 1, -1, -1):
-        t = mats[idx]
-        n = t.shape[0]
-        later_inputs = {x.shape[1] for x in mats[idx + 1:]}
-        if n not in later_inputs or idx == len(mats) - 1:
-            return [Head(t.name, "structure", "last weight matrix whose output no later matrix consumes")]
-    return []
+def _structure_reason(mt: Matrix) -> str:
+    return f"last weight matrix whose output size ({mt.n}) no other matrix takes as input"
 
 
 def locate(
@@ -179,42 +126,43 @@ def locate(
         NoClassifierError: nothing fits (exit 3).
     """
     all_t = reader.tensors()
-    cands = candidate_matrices(all_t)
     if layer:
-        return [_by_option(cands, all_t, layer)]
+        return [_by_option(all_t, layer)]
     hints: list[HeadHint] = reader.hints()
     if hints:
         return [Head(h.name, "metadata", h.reason, h.transposed, h.scale) for h in hints]
+    mats = weight_matrices(all_t)
+    note = ""
     if arch_classifiers:
-        heads = _by_names(cands, arch_classifiers, "metadata", "timm pretrained_cfg classifier {name!r}")
-        if heads:
-            return heads
-    heads = _by_names(cands, list(KNOWN_CLASSIFIER_NAMES), "name", "known classifier name {name!r}")
-    if heads:
-        return _primary_with_siblings(heads)
-    heads = _by_structure(cands)
-    if heads:
-        return heads
+        found = _exact(mats, all_t, arch_classifiers)
+        if found:
+            names = ", ".join(repr(n) for n in arch_classifiers)
+            return _heads(found, "metadata", f"timm pretrained_cfg classifier {names}")
+        note = f" (the timm architecture names {arch_classifiers!r}, which this file lacks)"
+    meta_names = [s.strip() for s in reader.metadata().get("classifier", "").split(",") if s.strip()]
+    if meta_names:
+        found = _exact(mats, all_t, meta_names)
+        if found:
+            return _heads(found, "metadata", f"the file's metadata names classifier {meta_names[0]!r}")
+    found = by_known_names(mats)
+    if found:
+        return _heads(found, "name", f"known classifier name {found[0].key!r}{note}")
+    found = by_structure(mats, all_t)
+    if found:
+        return _heads(found, "structure", _structure_reason(found[0]) + note)
     raise NoClassifierError(
-        f"{reader.path}: no classifier matrix found (no 2-D float tensor or 1x1 conv kernel); "
-        "name one with --layer (see `wsep layers`)"
+        f"{reader.path}: no classifier matrix found ({len(mats)} weight matrices, none with a known "
+        "classifier name or at the end of the layer chain); name one with --layer (see `wsep layers`)"
     )
 
 
-def _primary_with_siblings(heads: list[Head]) -> list[Head]:
-    """Keep the first name match, plus distillation siblings (``head`` + ``head_dist``)."""
-    primary = heads[0]
-    out = [primary]
-    base = canonical_key(_module_of(primary.layer))
-    for h in heads[1:]:
-        other = canonical_key(_module_of(h.layer))
-        if other in (f"{base}_dist", f"{base}_aux"):
-            out.append(h)
-    return out
+def load_head_matrix(reader: Reader, head: Head, *, upcast: bool = True) -> np.ndarray:
+    """The head as float64 V, n classes x m features (1x1 conv kernels flattened).
 
-
-def load_head_matrix(reader: Reader, head: Head) -> np.ndarray:
-    """The head as float64 V, n classes x m features (1x1 conv kernels flattened)."""
+    With ``upcast=False`` a float head keeps its stored dtype (float16/32/64) and may be a
+    transposed view: the metrics upcast it block by block, so a huge fp16 head never exists as a
+    whole in float64 (a 131,072 x 1,024 head: 256 MiB instead of 1 GiB). A scaled head is float64.
+    """
     v = np.asarray(reader.load(head.layer))
     if v.ndim == 4 and v.shape[2:] == (1, 1):
         v = v.reshape(v.shape[0], v.shape[1])
@@ -222,10 +170,12 @@ def load_head_matrix(reader: Reader, head: Head) -> np.ndarray:
         raise UnreadableError(
             f"{reader.path}: {head.layer!r} has shape {tuple(v.shape)}; a classifier must be 2-D"
         )
-    with np.errstate(invalid="ignore"):  # a signalling NaN warns on upcast; metrics refuse NaN anyway
+    if not upcast and v.dtype in (np.float16, np.float32, np.float64) and head.scale == 1.0:
+        return v.T if head.transposed else v
+    with np.errstate(invalid="ignore", over="ignore"):  # sNaN, inf*0: reported as non-finite later
         v = v.astype(np.float64)
-    if head.transposed:
-        v = v.T
-    if head.scale != 1.0:
-        v = v * head.scale
+        if head.transposed:
+            v = v.T
+        if head.scale != 1.0:
+            v = v * head.scale
     return np.ascontiguousarray(v)

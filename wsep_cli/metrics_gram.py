@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from wsep_cli.errors import NonFiniteError, UnreadableError
+from wsep_cli.errors import NonFiniteError
 from wsep_cli.metrics_backend import Backend
 from wsep_cli.metrics_config import MetricsConfig, RowSource
 
@@ -77,8 +77,9 @@ def _raise_nonfinite(src: RowSource, layer: str, block_elems: int) -> None:
             f"layer {layer!r} holds {bad} non-finite value(s) (NaN or Inf); "
             "the checkpoint is corrupt or training diverged"
         )
-    raise UnreadableError(
-        f"layer {layer!r} holds values too large for float64 metrics (a squared row norm overflows)"
+    raise NonFiniteError(
+        f"layer {layer!r} holds values too large for float64 metrics (they overflow to Inf); "
+        "the checkpoint is corrupt or training diverged"
     )
 
 
@@ -191,6 +192,7 @@ def gram_summary(
     Raises:
         NonFiniteError: V holds NaN or Inf (the message names ``layer`` and the count).
     """
-    if src.n > src.m:
-        return _tall(src, be, cfg, layer, unit, spectrum)
-    return _wide(src, be, cfg, layer, unit, spectrum)
+    with np.errstate(all="ignore"):  # NaN/Inf and overflow are detected and refused explicitly
+        if src.n > src.m:
+            return _tall(src, be, cfg, layer, unit, spectrum)
+        return _wide(src, be, cfg, layer, unit, spectrum)

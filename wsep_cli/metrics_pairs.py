@@ -170,7 +170,7 @@ def _sample(source: Any, n: int, cfg: MetricsConfig, pairs: int) -> Iterator[tup
 
 def _windows(source: Any, n: int, cfg: MetricsConfig, be: Backend, ranks: list[int], total: int) -> dict[int, tuple[float, float]]:
     """Value windows that very likely hold each rank, from a pair sample (correctness never depends on it)."""
-    vals = np.sort(be.concat([v for v, _, _ in _sample(source, n, cfg, min(cfg.sample_pairs, 1 << 20))]))
+    vals = np.sort(be.concat([v for v, _, _ in _sample(source, n, cfg, min(cfg.sample_pairs, 1 << 20, total))]))
     s = len(vals)
     out = {}
     for r in ranks:

@@ -91,8 +91,7 @@ def _heatmap(ax, fig, d: PlotData, names: list[str] | None) -> None:  # type: ig
     lim = float(np.nanmax(np.abs(c))) if c.size > 1 else 1.0
     import matplotlib
 
-    cmap = matplotlib.colormaps["RdBu_r"].copy()
-    cmap.set_bad("0.8")  # grey diagonal, distinct from cos = 0 (white)
+    cmap = matplotlib.colormaps["RdBu_r"].with_extremes(bad="0.8")  # grey diagonal, unlike cos = 0 (white)
     im = ax.imshow(c, cmap=cmap, vmin=-lim, vmax=lim, interpolation="nearest")
     k = len(d.classes)
     if k <= 40:
@@ -115,19 +114,19 @@ def _histogram(ax, d: PlotData) -> None:  # type: ignore[no-untyped-def]
     etf = -1.0 / (d.n - 1)
     ax.axvline(etf, color="#cc3311", linestyle="--", label=f"simplex ETF −1/(n−1) = {etf:.3g}")
     ax.axvline(0.0, color="0.5", linewidth=0.8)
-    ax.legend(fontsize=8, loc="upper right")
+    ax.legend(fontsize=8, loc="best", framealpha=0.9)
     sample = f", {_MAX_HIST_CLASSES}-class sample" if d.hist_sampled else ""
     ax.set_title(f"(b) off-diagonal cosines ({d.off_diagonal.size} pairs{sample})", fontsize=10)
     ax.set_xlabel("cosine")
     ax.set_ylabel("pairs")
 
 
-def _norms(ax, d: PlotData) -> None:  # type: ignore[no-untyped-def]
+def _norms(ax, d: PlotData, names: list[str] | None) -> None:  # type: ignore[no-untyped-def]
     x = np.arange(d.n)
     if d.n <= 100:
         ax.bar(x, d.norms, color="#228833")
         if d.n <= 20:
-            ax.set_xticks(x)
+            ax.set_xticks(x, names if names else [str(i) for i in x], rotation=90 if names else 0, fontsize=8)
     else:
         ax.plot(x, d.norms, ".", markersize=2, color="#228833")
     ax.axhline(float(d.norms.mean()), color="0.3", linestyle="--", linewidth=1, label=f"mean {d.norms.mean():.3g}")
@@ -161,7 +160,7 @@ def render_png(d: PlotData, out: Path, *, file: str, layer: str, names: list[str
     try:
         _heatmap(axes[0, 0], fig, d, names)
         _histogram(axes[0, 1], d)
-        _norms(axes[1, 0], d)
+        _norms(axes[1, 0], d, names)
         _singular(axes[1, 1], d)
         fig.suptitle(
             f"{file} — {layer}\nε = {d.epsilon:.6g}    ε_normalized = {d.epsilon_normalized:.6g}", fontsize=12

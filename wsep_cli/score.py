@@ -41,6 +41,7 @@ class ScoreOptions:
     arch: str | None = None
     labels: tuple[str, ...] | None = None
     random_init: bool = False
+    device: str = "cpu"  # "cpu" (numpy) or "cuda"/"cuda:N": where the metrics run (torch only then)
 
 
 @dataclass(frozen=True)
@@ -106,9 +107,11 @@ def _check_metrics_finite(metrics: Metrics, layer: str) -> None:
 
 
 def _head_result(reader: Reader, head: Head, infos: dict[str, TensorInfo], opts: ScoreOptions) -> HeadResult:
-    v = load_head_matrix(reader, head)
+    v = load_head_matrix(reader, head, upcast=False)  # stored dtype; metrics upcast block by block
     with np.errstate(all="ignore"):  # finite but huge float64 weights overflow; refused just below
-        metrics = compute_metrics(v, layer=head.layer, names=list(opts.labels) if opts.labels else None)
+        metrics = compute_metrics(
+            v, layer=head.layer, names=list(opts.labels) if opts.labels else None, device=opts.device
+        )
     _check_metrics_finite(metrics, head.layer)
     return HeadResult(
         layer=head.layer,

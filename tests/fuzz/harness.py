@@ -150,6 +150,9 @@ def write_case(case: Case, folder: Path) -> Path:
     return folder / case.entry if case.entry != "." else folder
 
 
+_QUIET_WARNINGS = (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning)
+
+
 class FuzzTimeout(BaseException):
     """Raised by SIGALRM; a BaseException so that no reader's ``except Exception`` can swallow it."""
 
@@ -235,7 +238,9 @@ def run_case(path: Path) -> Outcome:
     out = Outcome("ok" if result.status == "ok" else "error", exit_code=result.exit_code, message=result.error or "")
     if not isinstance(result, FileResult):
         out.problems.append(f"score_file returned {type(result).__name__}")
-    for w in seen:  # the CLI would print these to stderr: no longer one line
+    for w in seen:  # the CLI would print these to stderr (its default filters hide the quiet ones)
+        if issubclass(w.category, _QUIET_WARNINGS):
+            continue
         out.problems.append(f"warning {w.category.__name__}: {w.message} ({Path(w.filename).name}:{w.lineno})")
     if result.exit_code not in (0, 3, 4):
         out.problems.append(f"exit code {result.exit_code}")

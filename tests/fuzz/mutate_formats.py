@@ -88,7 +88,7 @@ def mutate_safetensors_header(data: bytes, rng: random.Random) -> bytes:
     elif mode == 4:
         del header[name]
     elif mode == 5:
-        header["__metadata__"] = rng.choice(_JUNK + ({"arch": "resnet18"}, {"arch": "no_such_arch"}, {"a": {"b": 1}}))
+        header["__metadata__"] = rng.choice(_JUNK + ({"a": {"b": 1}}, {"num_classes": "x" * 9000}))
     elif mode == 6:
         header[rng.choice(("fc.weight", "", "a" * 5000, "é", "module.classifier.weight"))] = header.pop(name)
     elif mode == 7:  # duplicate key, textually

@@ -132,11 +132,21 @@ def test_head_from_graph_matches_what_the_graph_computes(tmp_path: Path, case: s
     if case.endswith("softmax"):
         logits = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
     assert np.allclose(out, logits, rtol=1e-4, atol=1e-4)
-    proc = run_wsep("score", "--json", str(path))
+
+
+def test_cli_scores_every_built_head_against_a_float64_reference(tmp_path: Path) -> None:
+    expected = {}
+    for case, build in BUILT.items():
+        model, v_true, _, layer = build()
+        onnx.save(model, str(tmp_path / f"{case}.onnx"))
+        expected[str(tmp_path / f"{case}.onnx")] = (layer, _eps(v_true))
+    proc = run_wsep("score", "--json", *expected)
     assert proc.returncode == 0, proc.stderr
-    got = json.loads(proc.stdout)["results"][0]["heads"][0]
-    assert (got["layer"], got["num_classes"], got["num_features"]) == (layer, N, M)
-    assert got["epsilon"] == pytest.approx(_eps(v_true), rel=1e-12)
+    for result in json.loads(proc.stdout)["results"]:
+        layer, eps = expected[result["path"]]
+        head = result["heads"][0]
+        assert (head["layer"], head["num_classes"], head["num_features"]) == (layer, N, M)
+        assert head["epsilon"] == pytest.approx(eps, rel=1e-12)
 
 
 def test_several_outputs_and_a_distillation_pair_give_every_head_primary_first(tmp_path: Path) -> None:
@@ -167,6 +177,35 @@ def test_a_hidden_layer_is_not_taken_for_the_head(tmp_path: Path) -> None:
         assert r.hints() == []
 
 
+SHAPE_OPS = [
+    ("Reshape", (6, 4), {"shape": [0, -1, 2]}, {}),
+    ("Reshape", (6, 4), {"shape": [-1]}, {}),
+    ("Reshape", (2, 3, 4), {"shape": [4, 0, 2]}, {"allowzero": 0}),
+    ("Flatten", (2, 3, 4, 1), {}, {"axis": 2}),
+    ("Flatten", (2, 3, 4), {}, {"axis": 0}),
+    ("Squeeze", (1, 5, 1, 1), {"axes": [2, -1]}, {}),
+    ("Squeeze", (1, 5, 1), {}, {}),
+    ("Unsqueeze", (5, 3), {"axes": [0, -1]}, {}),
+    ("Transpose", (2, 3, 4), {}, {"perm": [2, 0, 1]}),
+    ("Transpose", (2, 3), {}, {}),
+]
+
+
+@pytest.mark.parametrize("op,shape,inputs,attrs", SHAPE_OPS)
+def test_weight_shape_ops_agree_with_onnx_reference(op: str, shape: tuple, inputs: dict, attrs: dict) -> None:
+    from wsep_cli.readers._onnx_head import WeightOp, apply_shape
+
+    data = np.zeros(shape, np.float32)
+    feeds = {"data": data, **{k: np.array(v, np.int64) for k, v in inputs.items()}}
+    node = helper.make_node(op, list(feeds), ["out"], **attrs)
+    graph = helper.make_graph([node], "g", [], [helper.make_tensor_value_info("out", TensorProto.FLOAT, None)],
+                              initializer=[numpy_helper.from_array(a, k) for k, a in feeds.items()])
+    ref = ReferenceEvaluator(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])).run(None, {})[0]
+    arg = inputs.get("shape") or inputs.get("axes") or attrs.get("perm") or ([attrs["axis"]] if "axis" in attrs else None)
+    wop = WeightOp(op.lower(), tuple(arg) if arg is not None else None, attrs.get("allowzero", 0))
+    assert apply_shape(shape, wop) == ref.shape
+
+
 # --- real files and the real exporter ------------------------------------------------------------
 def test_real_imageclassifier_onnx() -> None:
     path = shared_file("microsoft_windows_machine_learning/ImageClassifier.onnx")
@@ -190,7 +229,9 @@ def torch_mlp():  # type: ignore[no-untyped-def]
     return torch, model, model[3].weight.detach().double().numpy()
 
 
-@pytest.mark.parametrize("dynamo", [False, True], ids=["torchscript_exporter", "dynamo_exporter"])
+@pytest.mark.parametrize(
+    "dynamo", [False, pytest.param(True, marks=pytest.mark.slow)], ids=["torchscript_exporter", "dynamo_exporter"]
+)
 def test_torch_exported_linear_softmax_head(tmp_path: Path, torch_mlp, dynamo: bool) -> None:  # type: ignore[no-untyped-def]
     torch, model, w = torch_mlp
     path = tmp_path / "mlp.onnx"

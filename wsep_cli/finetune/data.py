@@ -28,15 +28,16 @@ __all__ = ["DataSource", "TensorSplit", "FolderSplit", "DataBundle", "parse_data
 
 TENSOR_KINDS = ("digits", "cifar10", "cifar100", "mnist", "fashion-mnist", "synthetic")
 
-# (mean, std, crop padding at the native size, horizontal flip) per dataset.
-NORMALIZATION: dict[str, tuple[tuple[float, ...], tuple[float, ...], int, bool]] = {
-    "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616), 4, True),
-    "cifar100": ((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762), 4, True),
-    "mnist": ((0.1307,), (0.3081,), 2, False),
-    "fashion-mnist": ((0.2860,), (0.3530,), 2, True),
-    "digits": ((0.3053,), (0.3760,), 1, False),
-    "synthetic": ((0.5, 0.5, 0.5), (0.25, 0.25, 0.25), 4, True),
-    "imagefolder": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225), 4, True),  # ImageNet statistics
+# (mean, std, crop padding as a fraction of the image side, horizontal flip) per dataset:
+# CIFAR's standard 4 px at 32, MNIST's 2 px at 28.
+NORMALIZATION: dict[str, tuple[tuple[float, ...], tuple[float, ...], float, bool]] = {
+    "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616), 4 / 32, True),
+    "cifar100": ((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762), 4 / 32, True),
+    "mnist": ((0.1307,), (0.3081,), 2 / 28, False),
+    "fashion-mnist": ((0.2860,), (0.3530,), 2 / 28, True),
+    "digits": ((0.3053,), (0.3760,), 2 / 28, False),
+    "synthetic": ((0.5, 0.5, 0.5), (0.25, 0.25, 0.25), 4 / 32, True),
+    "imagefolder": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225), 4 / 32, True),  # ImageNet statistics
 }
 
 
@@ -207,14 +208,13 @@ def load_data(cfg: "FinetuneConfig", spec: "ModelSpec", *, need_train: bool = Tr
     from wsep_cli.finetune.augment import fit_to_size
 
     src = parse_data(cfg.data)
-    mean, std, pad, flip = NORMALIZATION[src.kind]
+    mean, std, pad_frac, flip = NORMALIZATION[src.kind]
     train: Optional[Split]
     test: Split
     if src.kind == "imagefolder":
         train, test, classes = _folder_splits(src, cfg, need_train)
         in_ch = 3
         size = cfg.image_size or spec.input_size or 224
-        pad = max(1, round(pad * size / 32))
     else:
         train, test, classes = _load_tensor_splits(src, cfg, need_train)
         in_ch, native = int(test.x.shape[1]), int(test.x.shape[2])
@@ -223,7 +223,7 @@ def load_data(cfg: "FinetuneConfig", spec: "ModelSpec", *, need_train: bool = Tr
             test = TensorSplit(fit_to_size(test.x, size), test.y)
             if train is not None:
                 train = TensorSplit(fit_to_size(train.x, size), train.y)  # type: ignore[union-attr]
-            pad = max(1, round(pad * size / native))
+    pad = max(1, round(pad_frac * size))
     if cfg.mean is not None and cfg.std is not None:
         mean, std = tuple(cfg.mean), tuple(cfg.std)
     if len(mean) not in (1, in_ch):

@@ -19,7 +19,9 @@ from typing import Any
 
 from wsep_cli.readers.base import HeadHint, TensorInfo
 
-__all__ = ["WeightOp", "DerivedTensor", "FoundHead", "find_heads", "apply_shape", "ONNX_DTYPE_NAMES"]
+__all__ = [
+    "WeightOp", "DerivedTensor", "FoundHead", "find_heads", "apply_shape", "text", "ONNX_DTYPE_NAMES",
+]
 
 # TensorProto.DataType -> dtype name (numpy spelling, plus bfloat16 and the float8 family)
 ONNX_DTYPE_NAMES: dict[int, str] = {
@@ -66,11 +68,34 @@ class FoundHead:
     derived: DerivedTensor | None = None
 
 
-def _attr(node: Any, name: str, default: Any) -> Any:
-    for a in node.attribute:
-        if a.name == name:
-            return {1: a.f, 2: a.i, 6: tuple(a.floats), 7: tuple(a.ints)}.get(a.type, default)
-    return default
+def text(value: str | bytes) -> str:
+    """A protobuf string field as str: invalid UTF-8 comes back as bytes, spelled with escapes."""
+    return value if isinstance(value, str) else value.decode("utf-8", errors="backslashreplace")
+
+
+@dataclass(frozen=True)
+class _Node:
+    """The parts of a NodeProto the walk needs, with every name as a proper str."""
+
+    op_type: str
+    name: str
+    input: tuple[str, ...]
+    output: tuple[str, ...]
+    attrs: dict[str, Any]
+
+    @classmethod
+    def of(cls, node: Any) -> "_Node":
+        attrs: dict[str, Any] = {}
+        for a in node.attribute:
+            value = {1: a.f, 2: a.i, 6: tuple(a.floats), 7: tuple(a.ints)}.get(a.type)
+            if value is not None:
+                attrs.setdefault(text(a.name), value)
+        return cls(text(node.op_type), text(node.name), tuple(text(i) for i in node.input),
+                   tuple(text(o) for o in node.output), attrs)
+
+
+def _attr(node: _Node, name: str, default: Any) -> Any:
+    return node.attrs.get(name, default)
 
 
 def apply_shape(shape: tuple[int, ...], op: WeightOp) -> tuple[int, ...] | None:
@@ -131,9 +156,10 @@ class _Walker:
     ) -> None:
         self.infos = infos
         self.small_ints = small_ints
-        self.producer: dict[str, Any] = {}
-        for node in graph.node:
-            if node.domain in ("", "ai.onnx"):
+        self.producer: dict[str, _Node] = {}
+        for proto in graph.node:
+            if text(proto.domain) in ("", "ai.onnx"):
+                node = _Node.of(proto)
                 for out in node.output:
                     self.producer.setdefault(out, node)
 
@@ -156,7 +182,7 @@ class _Walker:
             shape = apply_shape(shape, op) if shape is not None else None
         return (cur, tuple(ops), shape) if shape is not None else None
 
-    def _weight_op(self, node: Any) -> WeightOp | None:
+    def _weight_op(self, node: _Node) -> WeightOp | None:
         t, ins = node.op_type, list(node.input)
         if t == "Transpose":
             perm = _attr(node, "perm", None)
@@ -175,7 +201,7 @@ class _Walker:
             return WeightOp("cast", (int(_attr(node, "to", 1)),))
         return WeightOp("identity")
 
-    def head_at(self, node: Any, output: str) -> FoundHead | None:
+    def head_at(self, node: _Node, output: str) -> FoundHead | None:
         """The head if ``node`` is a Gemm / MatMul / 1x1 Conv with a constant weight."""
         t = node.op_type
         if t not in ("Gemm", "MatMul", "Conv") or len(node.input) < 2:
@@ -184,6 +210,8 @@ class _Walker:
         if w is None:
             return None
         base, ops, shape = w
+        if self.infos[base].dtype not in _FLOATS:  # quantized or corrupt: leave it to the locator
+            return None
         if t == "Gemm" and len(shape) == 2:
             stored_t, scale = not bool(_attr(node, "transB", 0)), float(_attr(node, "alpha", 1.0))
             why = f"transB={int(not stored_t)}, alpha={scale:g}"
@@ -225,7 +253,7 @@ class _Walker:
         w = self.weight(name)
         return w is not None and _prod(w[2]) == 1
 
-    def next_inputs(self, node: Any) -> list[str] | None:
+    def next_inputs(self, node: _Node) -> list[str] | None:
         """Inputs to keep walking through, or None when the walk stops at this node."""
         t, ins = node.op_type, [i for i in node.input if i]
         if t in _PASS_THROUGH and ins:
@@ -273,7 +301,7 @@ def find_heads(
     walker = _Walker(graph, infos, small_ints)
     heads: list[FoundHead] = []
     for out in graph.output:
-        for h in walker.walk(out.name):
+        for h in walker.walk(text(out.name)):
             if all(h.hint.name != x.hint.name for x in heads):
                 heads.append(h)
     return heads

@@ -37,8 +37,9 @@ def resolve_inside(folder: Path, name: object, *, what: str = "file") -> Path:
             not a regular file (FIFO, device, directory).
         UnreadableError: the file does not exist or cannot be stat'ed.
 
-    Example:
-        >>> resolve_inside(Path("models"), "model-00001-of-00002.safetensors", what="shard")
+    Example::
+
+        shard = resolve_inside(index.parent, "model-00001-of-00002.safetensors", what="shard")
     """
     if not isinstance(name, str) or name.strip() == "":
         raise UnsafeError(f"{folder}: {what} name {name!r} is not a relative file name; refusing it")

@@ -30,15 +30,20 @@ TRAINING_KEYS = ("optimizer", "optimizer_state_dict", "optimizer_states", "optim
 
 
 class _Walk:
-    """Depth-first flattening with a depth bound, a node budget and cycle detection."""
+    """Depth-first flattening with a depth bound and a node budget.
+
+    Each container is entered once per flattening (the first name wins), so cycles and shared
+    sub-objects (a pickle's memo can make a DAG that is exponential as a tree) cost linear time.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.nodes = 0
-        self.on_path: set[int] = set()
+        self.seen: set[int] = set()
 
     def flatten(self, obj: object, prefix: str = "", skip: tuple[str, ...] = ()) -> dict[str, TensorRef]:
         out: dict[str, TensorRef] = {}
+        self.seen = set()
         self._visit(obj, prefix, out, 0, skip)
         return out
 
@@ -55,16 +60,12 @@ class _Walk:
         if isinstance(obj, ScriptObject):
             obj = obj.state
         children = _children(obj)
-        if children is None or id(obj) in self.on_path or _is_optimizer_state(obj):
+        if children is None or id(obj) in self.seen or _is_optimizer_state(obj):
             return
-        self.on_path.add(id(obj))
-        try:
-            for key, value in children:
-                if key in skip:
-                    continue
+        self.seen.add(id(obj))
+        for key, value in children:
+            if key not in skip:
                 self._visit(value, f"{prefix}.{key}" if prefix else key, out, depth + 1)
-        finally:
-            self.on_path.discard(id(obj))
 
 
 def _children(obj: object) -> list[tuple[str, object]] | None:

@@ -122,10 +122,10 @@ class ZipCheckpoint:
                     "truncated or corrupt"
                 )
             self._check(info)
-            if info.file_size < ref.nbytes:
+            if info.file_size != ref.nbytes:  # torch.save writes exactly nbytes; more is a bomb's room
                 raise UnreadableError(
                     f"{self.path}: storage {key!r} should hold {ref.nbytes} bytes but its record holds "
-                    f"{info.file_size}"
+                    f"{info.file_size}; the archive is corrupt or hostile"
                 )
 
     def read(self, key: str, start: int, length: int) -> bytes:

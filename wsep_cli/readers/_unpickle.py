@@ -2,11 +2,9 @@
 
 Two passes per pickle:
 
-1. :func:`scan_pickle` walks the opcodes with :mod:`pickletools` (which builds no objects) and
-   refuses what would abuse memory before any object exists: a pickle larger than
-   ``MAX_PICKLE_BYTES``, memo indices far beyond the number of opcodes (CPython's unpickler would
-   allocate a memo table that large), MARK nesting deeper than ``MAX_MARK_DEPTH``, the copyreg
-   extension registry.
+1. :func:`~wsep_cli.readers._pickle_scan.scan_pickle` walks the opcodes (building no objects) and
+   refuses what would abuse memory before any object exists: oversized pickles and length fields,
+   absurd memo indices, deep MARK nesting, the copyreg extension registry.
 2. :class:`RestrictedUnpickler` resolves every global through
    :func:`~wsep_cli.readers._torch_globals.resolve_global`; anything not listed there is refused with
    :class:`~wsep_cli.errors.UnsafeError` naming the global, before it could be called. Storages come
@@ -17,11 +15,11 @@ from __future__ import annotations
 
 import io
 import pickle
-import pickletools
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import Callable
 
 from wsep_cli.errors import UnreadableError, UnsafeError, WsepError
+from wsep_cli.readers._pickle_scan import MAX_MARK_DEPTH, MAX_PICKLE_BYTES, scan_pickle
 from wsep_cli.readers._torch_globals import (
     BadPickle,
     StorageRef,
@@ -32,87 +30,7 @@ from wsep_cli.readers._torch_globals import (
 
 __all__ = ["MAX_PICKLE_BYTES", "MAX_MARK_DEPTH", "scan_pickle", "unpickle", "refusal_message"]
 
-MAX_PICKLE_BYTES = 256 * 1024 * 1024
-MAX_MARK_DEPTH = 1000
-MAX_MEMO_INDEX = 10_000_000
-
-_PUT_OPS = {"PUT", "BINPUT", "LONG_BINPUT"}
-_EXT_OPS = {"EXT1", "EXT2", "EXT4"}
 _MODULE_HINTS = ("torch.nn", "torchvision", "timm", "__main__", "lightning", "pytorch_lightning")
-
-
-class _TooBig(Exception):
-    pass
-
-
-class _Recorder:
-    """File-like view that keeps every byte ``pickletools`` reads and refuses to read past ``limit``."""
-
-    def __init__(self, raw: BinaryIO, limit: int) -> None:
-        self.raw, self.limit, self.buf = raw, limit, bytearray()
-
-    def _take(self, data: bytes) -> bytes:
-        self.buf += data
-        return data
-
-    def read(self, n: int = -1) -> bytes:
-        if n is None or n < 0 or len(self.buf) + n > self.limit:
-            raise _TooBig
-        return self._take(self.raw.read(n))
-
-    def readline(self, size: int = -1) -> bytes:
-        room = self.limit - len(self.buf)
-        line = self.raw.readline(room + 1)
-        if len(line) > room:
-            raise _TooBig
-        return self._take(line)
-
-    def tell(self) -> int:
-        return len(self.buf)
-
-
-def scan_pickle(fh: BinaryIO, *, path: Path, what: str, limit: int = MAX_PICKLE_BYTES) -> bytes:
-    """Validate the pickle that starts at ``fh``'s position and return its bytes.
-
-    Leaves ``fh`` just after the pickle's STOP opcode.
-
-    Raises:
-        UnreadableError: malformed, truncated, too large or abusive pickle.
-        UnsafeError: the pickle uses the copyreg extension registry.
-    """
-    rec = _Recorder(fh, limit)
-    ops = marks = 0
-    try:
-        for op, arg, _pos in pickletools.genops(rec):
-            ops += 1
-            if op.name in _PUT_OPS:
-                if not isinstance(arg, int) or not 0 <= arg <= min(ops, MAX_MEMO_INDEX):
-                    raise UnreadableError(
-                        f"{path}: {what} stores memo index {arg!r} after {ops} opcodes; "
-                        "the pickle is corrupt or built to exhaust memory"
-                    )
-            elif op.name == "MARK":
-                marks += 1
-                if marks > MAX_MARK_DEPTH:
-                    raise UnreadableError(
-                        f"{path}: {what} nests deeper than {MAX_MARK_DEPTH} levels; refused"
-                    )
-            elif pickletools.markobject in op.stack_before:
-                marks -= 1
-            elif op.name in _EXT_OPS:
-                raise UnsafeError(
-                    f"{path}: {what} uses the copyreg extension registry ({op.name}); refused, "
-                    "torch.save never writes it"
-                )
-    except WsepError:
-        raise
-    except _TooBig:
-        raise UnreadableError(
-            f"{path}: {what} is larger than {limit} bytes or claims a larger field; refused"
-        ) from None
-    except Exception as e:  # pickletools raises ValueError on bad opcodes and truncation
-        raise UnreadableError(f"{path}: {what} is not a valid pickle ({_one_line(e)})") from e
-    return bytes(rec.buf)
 
 
 def refusal_message(path: Path, dotted: str) -> str:

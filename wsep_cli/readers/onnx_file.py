@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from wsep_cli.errors import UnreadableError, UnsafeError
-from wsep_cli.readers._onnx_head import ONNX_DTYPE_NAMES, DerivedTensor, FoundHead, find_heads
+from wsep_cli.readers._onnx_head import ONNX_DTYPE_NAMES, DerivedTensor, FoundHead, find_heads, text
 from wsep_cli.readers._paths import resolve_inside
 from wsep_cli.readers.base import HeadHint, Reader, TensorInfo
 from wsep_cli.readers.safetensors_file import bf16_to_float32
@@ -51,18 +51,19 @@ def _constant_tensor(node: Any) -> "TensorProto | None":
     from onnx import helper
 
     for a in node.attribute:
-        if a.name == "value" and a.type == 4:
+        name = text(a.name)
+        if name == "value" and a.type == 4:
             return a.t
-        if a.name in ("value_float", "value_int"):
-            dt = 1 if a.name == "value_float" else 7
-            return helper.make_tensor(node.output[0], dt, [], [a.f if dt == 1 else a.i])
-        if a.name in ("value_floats", "value_ints"):
-            vals = list(a.floats) if a.name == "value_floats" else list(a.ints)
-            return helper.make_tensor(node.output[0], 1 if a.name == "value_floats" else 7, [len(vals)], vals)
+        if name in ("value_float", "value_int"):
+            dt = 1 if name == "value_float" else 7
+            return helper.make_tensor("value", dt, [], [a.f if dt == 1 else a.i])
+        if name in ("value_floats", "value_ints"):
+            vals = list(a.floats) if name == "value_floats" else list(a.ints)
+            return helper.make_tensor("value", 1 if name == "value_floats" else 7, [len(vals)], vals)
     return None
 
 
-def _byte_size(t: "TensorProto", numel: int) -> int | None:
+def _byte_size(name: str, t: "TensorProto", numel: int) -> int | None:
     """Bytes the tensor's raw data must hold (None for strings, which have no raw form)."""
     if t.data_type == _STRING:
         return None
@@ -73,7 +74,7 @@ def _byte_size(t: "TensorProto", numel: int) -> int | None:
     try:
         return numel * np.dtype(helper.tensor_dtype_to_np_dtype(t.data_type)).itemsize
     except (KeyError, TypeError, ValueError) as e:
-        raise UnreadableError(f"tensor {t.name!r} has unknown data type {t.data_type}") from e
+        raise UnreadableError(f"tensor {name!r} has unknown data type {t.data_type}") from e
 
 
 @dataclass
@@ -92,12 +93,12 @@ class OnnxReader(Reader):
         self._model = _load_model(self.path)
         graph = self._model.graph
         for t in graph.initializer:
-            self._add(t.name, t)
+            self._add(text(t.name), t)
         for node in graph.node:
-            if node.op_type == "Constant" and node.domain in ("", "ai.onnx") and node.output:
+            if text(node.op_type) == "Constant" and text(node.domain) in ("", "ai.onnx") and node.output:
                 value = _constant_tensor(node)
                 if value is not None:
-                    self._add(node.output[0], value)
+                    self._add(text(node.output[0]), value)
         self._check_external()
         self._heads = find_heads(graph, self._infos, self._small_ints)
         self._derived = {h.derived.name: h.derived for h in self._heads if h.derived is not None}
@@ -122,11 +123,11 @@ class OnnxReader(Reader):
 
     def metadata(self) -> dict[str, str]:
         m = self._model
-        meta = {str(p.key): str(p.value) for p in m.metadata_props}
+        meta = {text(p.key): text(p.value) for p in m.metadata_props}
         meta.pop("arch", None)  # the graph names the head; don't send ONNX metadata to timm
         meta.update(
-            producer=f"{m.producer_name} {m.producer_version}".strip(),
-            opset=",".join(f"{o.domain or 'ai.onnx'}:{o.version}" for o in m.opset_import),
+            producer=f"{text(m.producer_name)} {text(m.producer_version)}".strip(),
+            opset=",".join(f"{text(o.domain) or 'ai.onnx'}:{o.version}" for o in m.opset_import),
         )
         return meta
 
@@ -166,9 +167,9 @@ class OnnxReader(Reader):
         from onnx import numpy_helper
 
         info = self._infos[name]
-        expected = _byte_size(t, info.numel)
+        expected = _byte_size(name, t, info.numel)
         if t.data_location == _EXTERNAL:
-            raw = self._read_external(t, expected)
+            raw = self._read_external(name, t, expected)
         elif t.HasField("raw_data"):
             raw = t.raw_data
             if expected is not None and len(raw) != expected:
@@ -209,40 +210,40 @@ class OnnxReader(Reader):
             raise UnreadableError(f"{self.path}: tensor {name!r} cannot be decoded ({e})") from e
 
     # -- external data -------------------------------------------------------------------------------
-    def _external_ref(self, t: "TensorProto") -> tuple[Path, int, int | None]:
+    def _external_ref(self, name: str, t: "TensorProto") -> tuple[Path, int, int | None]:
         """(real file, offset, length or None) of an external tensor, refusing any escape."""
-        ref = {e.key: e.value for e in t.external_data}
-        file = resolve_inside(self.path.parent, ref.get("location"), what=f"ONNX external data of {t.name!r}")
+        ref = {text(e.key): text(e.value) for e in t.external_data}
+        file = resolve_inside(self.path.parent, ref.get("location"), what=f"ONNX external data of {name!r}")
         try:
             offset = int(ref.get("offset") or 0)
             length = int(ref["length"]) if ref.get("length") not in (None, "") else None
         except ValueError as e:
-            raise UnreadableError(f"{self.path}: tensor {t.name!r} has a non-integer offset/length") from e
+            raise UnreadableError(f"{self.path}: tensor {name!r} has a non-integer offset/length") from e
         size = os.stat(file).st_size
         end = size if length is None else offset + length
         if offset < 0 or (length is not None and length < 0) or end > size or offset > size:
             raise UnsafeError(
-                f"{self.path}: external data of {t.name!r} asks for bytes {offset}..{end} of "
+                f"{self.path}: external data of {name!r} asks for bytes {offset}..{end} of "
                 f"{file.name}, which has {size}; refusing to read past the end"
             )
         return file, offset, length
 
     def _check_external(self) -> None:
-        for t in self._protos.values():
+        for name, t in self._protos.items():
             if t.data_location == _EXTERNAL:
-                self._external_ref(t)
+                self._external_ref(name, t)
 
-    def _read_external(self, t: "TensorProto", expected: int | None) -> bytes:
-        file, offset, length = self._external_ref(t)
+    def _read_external(self, name: str, t: "TensorProto", expected: int | None) -> bytes:
+        file, offset, length = self._external_ref(name, t)
         if expected is None or (length is not None and length != expected):
             raise UnreadableError(
-                f"{self.path}: external data of {t.name!r} is {length} bytes but its shape needs {expected}"
+                f"{self.path}: external data of {name!r} is {length} bytes but its shape needs {expected}"
             )
         with open(file, "rb") as fh:
             fh.seek(offset)
             raw = fh.read(expected)
         if len(raw) != expected:
-            raise UnreadableError(f"{self.path}: external data of {t.name!r} is truncated")
+            raise UnreadableError(f"{self.path}: external data of {name!r} is truncated")
         return raw
 
 

@@ -17,7 +17,10 @@ def report_document(report: ScoreReport) -> dict[str, Any]:
     for r in report.results:
         d = r.to_dict()
         if report.gate is not None:
-            d["gate"] = report.gate.for_path(r.path).to_dict()
+            verdict = report.gate.for_path(r.path)
+            d["gate"] = verdict.to_dict()
+            if not verdict.passed:  # docs/json-schema.md: a file whose gate failed has exit code 1
+                d["exit_code"] = max(d["exit_code"], 1)
         results.append(d)
     doc: dict[str, Any] = {"wsep_version": __version__, "schema_version": SCHEMA_VERSION, "results": results}
     if report.gate is not None:

@@ -1,0 +1,286 @@
+"""The evidence rules behind :mod:`wsep_cli.locate`: key canonicalisation, names, structure.
+
+Everything here works on tensor names and shapes only (no tensor data, no torch), so it runs on a
+file's header. A *matrix* is a 2-D float tensor or a 1x1 convolution kernel ``(n, m, 1, 1)``; ``n`` is
+its output size (classes for a head) and ``m`` its input size.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from wsep_cli.readers.base import TensorInfo
+
+__all__ = [
+    "KNOWN_CLASSIFIER_NAMES",
+    "Matrix",
+    "canonical_key",
+    "is_matrix",
+    "weight_matrices",
+    "match_names",
+    "by_known_names",
+    "by_structure",
+    "natural_key",
+]
+
+_FLOAT_DTYPES = {"float64", "float32", "float16", "bfloat16"}
+_WRAPPERS = ("module.", "_orig_mod.", "model.")
+
+# Key components that mark optimizer / scheduler state: never a classifier, whatever its shape.
+_OPTIMIZER_PARTS = {
+    "optimizer", "optimizers", "optimizer_states", "optimizer_state_dict", "optim", "opt_state",
+    "lr_scheduler", "lr_schedulers", "scheduler", "scaler", "grad_scaler",
+    "exp_avg", "exp_avg_sq", "max_exp_avg_sq", "momentum_buffer", "square_avg", "acc_delta",
+}
+# First components of EMA copies: used only when the file holds nothing else.
+_EMA_ROOTS = {"model_ema", "state_dict_ema", "ema", "ema_model", "ema_state_dict", "module_ema"}
+
+# Last key components of attention projections: never the end of a classifier chain.
+_ATTENTION_NAMES = {
+    "qkv", "kv", "qk", "q", "k", "v", "q_proj", "k_proj", "v_proj", "in_proj", "query", "key", "value",
+    "to_qkv", "to_kv", "to_q", "to_k", "to_v",
+}
+
+# Module names (full canonical keys, without ".weight") that hold a final classifier, in order of
+# preference. All names timm's pretrained_cfg["classifier"] uses, torchvision's heads, and common
+# hand-written ones. A name also matches ``NAME.<index>`` (a Sequential / ModuleList entry).
+KNOWN_CLASSIFIER_NAMES: tuple[str, ...] = (
+    "head.fc.fc2",
+    "head.classifier.linear",
+    "head.classifier.fc",
+    "head.classifier",
+    "head.head.l",
+    "head.head",
+    "head.fc2",
+    "head.fc",
+    "head.linear",
+    "head.l",
+    "head.proj",
+    "head.last_linear",
+    "head.out",
+    "heads.head",
+    "heads",
+    "head",
+    "classifier.fc",
+    "classifier.linear",
+    "classifier",
+    "classif",
+    "last_linear",
+    "fc.fc2",
+    "fc",
+    "linear",
+    "logits",
+    "classification_head",
+    "cls_head",
+    "predictions",
+    "output",
+    "out",
+    "fc_out",
+    "fc3",
+    "fc2",
+    "fc1",
+    "linear3",
+    "linear2",
+    "linear1",
+    "dense",
+)
+
+
+@dataclass(frozen=True)
+class Matrix:
+    """A candidate matrix: the stored tensor, its canonical module key and its position."""
+
+    info: TensorInfo
+    key: str
+    pos: int
+
+    @property
+    def n(self) -> int:
+        return self.info.shape[0]
+
+    @property
+    def m(self) -> int:
+        return self.info.shape[1]
+
+    @property
+    def family(self) -> str:
+        """The key without distillation / auxiliary markers and a final index.
+
+        ``head_dist`` -> ``head``, ``aux_head`` -> ``head``, ``heads_dist.3`` -> ``heads.#``; an index
+        inside the key (``blocks.3.attn.qkv``) stays, so repeated blocks are not one family.
+        """
+        parts = [re.sub(r"^aux_", "", re.sub(r"(_dist|_aux)$", "", p)) for p in self.key.split(".")]
+        if parts[-1].isdigit():
+            parts[-1] = "#"
+        return ".".join(parts)
+
+    @property
+    def secondary(self) -> bool:
+        """True for a distillation or auxiliary head (reported after the main one)."""
+        return any(p.endswith(("_dist", "_aux")) or p.startswith("aux_") for p in self.key.split("."))
+
+
+def natural_key(name: str) -> list[object]:
+    """Sort key that orders ``layers.2`` before ``layers.13``."""
+    return [(0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"(\d+)", name)]
+
+
+def canonical_key(key: str) -> str:
+    """The key with wrapper prefixes (``module.``, ``_orig_mod.``, Lightning's ``model.``) removed."""
+    changed = True
+    while changed:
+        changed = False
+        for p in _WRAPPERS:
+            if key.startswith(p) and len(key) > len(p):
+                key = key[len(p):]
+                changed = True
+    return key
+
+
+def is_matrix(t: TensorInfo) -> bool:
+    """A 2-D float tensor or a 1x1 conv kernel with non-zero sizes."""
+    if t.dtype not in _FLOAT_DTYPES or any(d < 1 for d in t.shape):
+        return False
+    return len(t.shape) == 2 or (len(t.shape) == 4 and t.shape[2:] == (1, 1))
+
+
+def _module_of(key: str) -> str:
+    return key[: -len(".weight")] if key.endswith(".weight") else key
+
+
+def _is_state(key: str) -> bool:
+    return any(p in _OPTIMIZER_PARTS for p in key.split("."))
+
+
+def _strip_common_root(keys: list[str]) -> list[str]:
+    """Drop a first component every key shares (``net.``, ``backbone.``) when it wraps a whole model."""
+    while keys and all("." in k for k in keys):
+        roots = {k.split(".", 1)[0] for k in keys}
+        rests = [k.split(".", 1)[1] for k in keys]
+        if len(roots) != 1 or len({r.split(".", 1)[0] for r in rests}) < 2:
+            break
+        keys = rests
+    return keys
+
+
+def _looks_sorted(names: list[str]) -> bool:
+    return len(names) > 2 and names == sorted(names)
+
+
+def weight_matrices(tensors: list[TensorInfo]) -> list[Matrix]:
+    """Layer weights that could be a classifier, in module order.
+
+    Only ``*.weight`` keys (or keys without a dot) count; optimizer state never does; EMA copies only
+    when nothing else is there. Storage order is trusted unless it is plain alphabetical (what
+    ``safetensors.save_file`` writes), in which case natural order (``2`` before ``13``) stands in.
+    """
+    mats = [t for t in tensors if is_matrix(t) and (t.name.endswith(".weight") or "." not in t.name)]
+    mats = [t for t in mats if not _is_state(t.name)]
+    canon = [canonical_key(_module_of(t.name)) for t in mats]
+    non_ema = [i for i, k in enumerate(canon) if k.split(".", 1)[0] not in _EMA_ROOTS]
+    if non_ema:
+        mats, canon = [mats[i] for i in non_ema], [canon[i] for i in non_ema]
+    canon = _strip_common_root(canon)
+    order = list(range(len(mats)))
+    if _looks_sorted([t.name for t in tensors if _is_float_weight(t)]):
+        order.sort(key=lambda i: natural_key(canon[i]))
+    return [Matrix(mats[i], canon[i], pos) for pos, i in enumerate(order)]
+
+
+def _is_float_weight(t: TensorInfo) -> bool:
+    return t.dtype in _FLOAT_DTYPES and not _is_state(t.name)
+
+
+def _consumed(p: Matrix, pool: list[Matrix]) -> bool:
+    """Some other matrix takes ``p``'s output as its input."""
+    return any(q is not p and q.m == p.n for q in pool)
+
+
+def _parent(key: str) -> str:
+    return key.rsplit(".", 1)[0] if "." in key else ""
+
+
+def _with_siblings(primary: Matrix, mats: list[Matrix], pool: list[Matrix]) -> list[Matrix]:
+    """The primary head plus parallel heads of its family (``head_dist``, ``aux_head``, ``heads.N``)."""
+    sibs = [
+        q for q in mats
+        if q is not primary and q.family == primary.family and q.n == primary.n and not _consumed(q, pool)
+    ]
+    group = [primary, *sibs]
+    group.sort(key=lambda q: (q.secondary, natural_key(q.key)))
+    return group
+
+
+def match_names(mats: list[Matrix], names: list[str]) -> list[Matrix]:
+    """Matrices whose canonical key is one of ``names`` (exactly, or ``NAME.<index>``)."""
+    out = []
+    for mt in mats:
+        base = re.sub(r"\.\d+$", "", mt.key)
+        if mt.key in names or base in names:
+            out.append(mt)
+    return out
+
+
+def by_known_names(mats: list[Matrix], names: list[str] | None = None) -> list[Matrix]:
+    """Heads found by name, primary first; ``[]`` when no name matches.
+
+    A match that feeds another match or a matrix of the same parent module (``classifier.0`` of a VGG
+    ``classifier`` Sequential, a hidden top-level ``fc1``) is part of a chain, not its end, and is
+    dropped. Among the rest the most specific name wins, then the lowest index.
+    """
+    wanted = list(names) if names is not None else list(KNOWN_CLASSIFIER_NAMES)
+    rank = {n: i for i, n in enumerate(wanted)}
+    found = match_names(mats, wanted)
+    if not found:
+        return []
+    ends = []
+    for mt in found:
+        pool = found + [q for q in mats if _parent(q.key) == _parent(mt.key)]
+        if not _consumed(mt, pool):
+            ends.append(mt)
+    ends = ends or found
+
+    def score(mt: Matrix) -> tuple[int, list[object]]:
+        base = mt.key if mt.key in rank else re.sub(r"\.\d+$", "", mt.key)
+        return rank.get(base, len(rank)), natural_key(mt.key)
+
+    primary = min(ends, key=score)
+    return _with_siblings(primary, mats, found + mats)
+
+
+def _bias_of(mt: Matrix) -> str:
+    name = mt.info.name
+    return name[: -len("weight")] + "bias" if name.endswith(".weight") else f"{name}.bias"
+
+
+def by_structure(mats: list[Matrix], tensors: list[TensorInfo]) -> list[Matrix]:
+    """The end of the layer chain: a matrix whose output size no other matrix takes as input.
+
+    A head-less backbone also ends somewhere, so the end must look like a classifier: its output size
+    is its own (no other layer outside its head family has it, no norm layer or scale vector has that
+    length - only its own bias), it is not an attention projection (``qkv``, ``kv``, ...), and a 1x1
+    conv needs a bias. Among several ends, one with a bias wins, then the later position.
+    """
+    vec_len: dict[int, set[str]] = {}
+    for t in tensors:
+        if len(t.shape) == 1 and t.dtype in _FLOAT_DTYPES and not _is_state(t.name):
+            vec_len.setdefault(t.shape[0], set()).add(t.name)
+    biases = {t.name for t in tensors if len(t.shape) == 1}
+    ends = []
+    for mt in mats:
+        if mt.key.rsplit(".", 1)[-1] in _ATTENTION_NAMES or _consumed(mt, mats):
+            continue
+        family = [q for q in mats if q.family == mt.family and q.n == mt.n]
+        if any(q.n == mt.n for q in mats if q not in family):
+            continue
+        if vec_len.get(mt.n, set()) - {_bias_of(q) for q in family}:
+            continue
+        has_bias = _bias_of(mt) in biases
+        if len(mt.info.shape) == 4 and not has_bias:
+            continue
+        ends.append((has_bias, mt.pos, mt))
+    if not ends:
+        return []
+    primary = max(ends, key=lambda e: (e[0], e[1]))[2]
+    return _with_siblings(primary, mats, mats)
