@@ -87,14 +87,16 @@ def digits_bundle(n_train: Optional[int] = None) -> DataBundle:
     return b
 
 
-def mnist_split_bundle(folder: Path, n_train: int = 8000) -> DataBundle:
+def mnist_split_bundle(folder: Path, n_train: int = 8000, n_test: Optional[int] = None) -> DataBundle:
     """The official MNIST *test* set (10,000 images) split by a fixed permutation (seed 0) into
-    ``n_train`` training and ``10000 - n_train`` test images; read and normalised by wsep's loader."""
+    ``n_train`` training and the remaining test images (or only ``n_test`` of them, for CI-sized
+    runs); read and normalised by wsep's loader."""
     cfg = FinetuneConfig(output="-", model="lenet", data="mnist", data_dir=str(folder))
     b = load_data(cfg, model_spec("lenet"), need_train=False)
     x, y = b.test.x, b.test.y  # type: ignore[union-attr]
     perm = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(0))
     tr, te = perm[:n_train], perm[n_train:]
+    te = te[:n_test] if n_test is not None else te
     b.train, b.test = TensorSplit(x[tr], y[tr]), TensorSplit(x[te], y[te])
     return b
 

@@ -54,7 +54,7 @@ def run_dataset(name: str, bundle: Any, variants: list[Any], seeds: list[int], s
 
 
 def _figures(name: str, runs: list[dict[str, Any]], rows: list[dict[str, Any]], lambdas: tuple[float, ...],
-             fig_dir: Path, title: str) -> list[str]:
+             fig_dir: Path, title: str, max_points: int = 300) -> list[str]:
     from _plots import plot_acc_vs_eps, plot_latent_pca, plot_sweep
     from _report import group
 
@@ -63,7 +63,8 @@ def _figures(name: str, runs: list[dict[str, Any]], rows: list[dict[str, Any]], 
     panels = [(k, g[k][0]["_features"], g[k][0]["_targets"]) for k in keep if "_features" in g[k][0]]
     paths = []
     p = fig_dir / f"fig2_{name}_pca.png"
-    plot_latent_pca(panels, FIG2_CLASSES, p, f"{title}: test-set α, PCA to 3-D, classes 0/1/5 (seed {runs[0]['seed']})")
+    plot_latent_pca(panels, FIG2_CLASSES, p, f"{title}: test-set α, PCA to 3-D, classes 0/1/5 (seed {runs[0]['seed']})",
+                    max_points=max_points)
     paths.append(p)
     by = {r["condition"]: r for r in rows}
     lam_rows = [by[f"CE + L_re λ={lam:g}"] for lam in lambdas if f"CE + L_re λ={lam:g}" in by]
@@ -125,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_mnist and mnist_dir is not None and mnist_dir.is_dir():
         n_train = 400 if args.quick else 8000
         mlam = (1.0,) if args.quick else (0.001, 1.0)
-        datasets.append(("mnist", "MNIST test set, 8k/2k split", mnist_split_bundle(mnist_dir, n_train),
+        datasets.append(("mnist", "MNIST test set, 8k/2k split", mnist_split_bundle(mnist_dir, n_train, 500 if args.quick else None),
                          Schedule(epochs=args.mnist_epochs or (1 if args.quick else 6)), mlam))
 
     result: dict[str, Any] = {"quick": args.quick, "seeds": seeds, "datasets": {}}
@@ -134,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, title, bundle, sched, lams in datasets:
         runs = run_dataset(name, bundle, conditions(lams), seeds, sched, cache, args.jobs)
         rows = summarize(runs, reference="CE")
-        figs = _figures(name, runs, rows, lams, fig_dir, title)
+        figs = _figures(name, runs, rows, lams, fig_dir, title, 60 if args.quick else 300)
         result["datasets"][name] = {
             "title": title, "data": bundle.describe(), "schedule": sched.__dict__, "summary": rows,
             "correlation_eps_acc": _correlations(runs), "figures": figs,

@@ -105,6 +105,8 @@ def test_wsep_toml_top_level_and_explicit_pyproject(tmp_path: Path) -> None:
     assert cfg.settings == {"max-epsilon": 1.0} and cfg.overrides[0][0] == "*.onnx"
     p = _write(tmp_path / "other", PYPROJECT)
     assert load_config(p).settings["max-epsilon"] == 500.0
+    renamed = _write(tmp_path / "other", PYPROJECT, "ci-settings.toml")  # any name: [tool.wsep] is used
+    assert load_config(renamed).settings["max-abs-cos"] == 0.9
 
 
 def test_bad_toml_and_missing_config_file(tmp_path: Path) -> None:

@@ -102,11 +102,11 @@ class GateSettings:
         merged.update(self.cli_thresholds)
         return Thresholds(**{k.replace("-", "_"): float(v) for k, v in merged.items()})
 
-    def load_baseline(self) -> "Baseline | None":
+    def load_baseline(self) -> Baseline | None:
         """The baseline report, read now so that a bad one fails before any scoring (exit 2)."""
         return load_baseline(self.baseline) if self.baseline is not None else None
 
-    def evaluate(self, results: Iterable[FileResult], baseline: "Baseline | None") -> GateReport | None:
+    def evaluate(self, results: Iterable[FileResult], baseline: Baseline | None) -> GateReport | None:
         """The gate's verdicts, or ``None`` when no threshold or baseline is configured."""
         if not self.active:
             return None
@@ -199,7 +199,7 @@ def load_config(path: Path | None = None, *, cwd: Path | None = None) -> WsepCon
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: not valid TOML ({e})") from e
-    if path.name == "pyproject.toml" or not explicit:
+    if path.name == "pyproject.toml" or not explicit or "tool" in doc:  # "tool" is no top-level key
         tool = doc.get("tool", {})
         table = tool.get("wsep") if isinstance(tool, Mapping) else None
         if table is None:

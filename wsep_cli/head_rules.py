@@ -42,6 +42,11 @@ _ATTENTION_NAMES = {
     "to_qkv", "to_kv", "to_q", "to_k", "to_v",
 }
 
+# Key components of modules that end a backbone but are no classifier (pre-logits, stems, position
+# encodings, attention internals). They never win by structure; a name or --layer still can.
+_NOT_HEAD_PARTS = {"attn", "attention", "pre_logits", "conv_head", "final_conv", "neck", "stem"}
+_NOT_HEAD_PATTERN = re.compile(r"embed|rel_pos|^stem_")
+
 # Module names (full canonical keys, without ".weight") that hold a final classifier, in order of
 # preference. All names timm's pretrained_cfg["classifier"] uses, torchvision's heads, and common
 # hand-written ones. A name also matches ``NAME.<index>`` (a Sequential / ModuleList entry).
@@ -254,13 +259,22 @@ def _bias_of(mt: Matrix) -> str:
     return name[: -len("weight")] + "bias" if name.endswith(".weight") else f"{name}.bias"
 
 
+def _not_a_head(key: str) -> bool:
+    parts = key.split(".")
+    return (
+        parts[-1] in _ATTENTION_NAMES
+        or any(p in _NOT_HEAD_PARTS or _NOT_HEAD_PATTERN.search(p) for p in parts)
+    )
+
+
 def by_structure(mats: list[Matrix], tensors: list[TensorInfo]) -> list[Matrix]:
     """The end of the layer chain: a matrix whose output size no other matrix takes as input.
 
     A head-less backbone also ends somewhere, so the end must look like a classifier: its output size
     is its own (no other layer outside its head family has it, no norm layer or scale vector has that
     length - only its own bias), it is not an attention projection (``qkv``, ``kv``, ...), and a 1x1
-    conv needs a bias. Among several ends, one with a bias wins, then the later position.
+    conv needs a bias, and it is not a known non-head module (``conv_head``, ``pre_logits``, a stem, a
+    position embedding, attention internals). Among several ends, one with a bias wins, then the later position.
     """
     vec_len: dict[int, set[str]] = {}
     for t in tensors:
@@ -269,7 +283,7 @@ def by_structure(mats: list[Matrix], tensors: list[TensorInfo]) -> list[Matrix]:
     biases = {t.name for t in tensors if len(t.shape) == 1}
     ends = []
     for mt in mats:
-        if mt.key.rsplit(".", 1)[-1] in _ATTENTION_NAMES or _consumed(mt, mats):
+        if _not_a_head(mt.key) or _consumed(mt, mats):
             continue
         family = [q for q in mats if q.family == mt.family and q.n == mt.n]
         if any(q.n == mt.n for q in mats if q not in family):

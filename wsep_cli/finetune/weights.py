@@ -95,7 +95,7 @@ def load_init(model: "nn.Module", spec: str) -> InitReport:
             elif tuple(t.shape) != tuple(target[key].shape):
                 mismatched.append(f"{key}: file {tuple(t.shape)} vs model {tuple(target[key].shape)}")
             else:
-                arr = np.ascontiguousarray(reader.load(t.name))
+                arr = np.array(reader.load(t.name), copy=True, order="C")  # writable, owned
                 if arr.dtype.kind == "f" and not np.isfinite(arr).all():
                     raise NonFiniteError(f"--init {spec}: tensor {t.name!r} holds NaN or Inf values")
                 new[key] = torch.from_numpy(arr).to(target[key].dtype)

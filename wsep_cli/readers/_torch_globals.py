@@ -75,6 +75,13 @@ class TensorRef:
         """BUILD on a tensor (Python attributes of a parameter) is recorded nowhere: it is not data."""
 
     @property
+    def numel(self) -> int:
+        n = 1
+        for d in self.shape:
+            n *= d
+        return n
+
+    @property
     def extent(self) -> int:
         """Elements of the storage the view spans, starting at ``offset`` (0 for an empty tensor)."""
         if any(d == 0 for d in self.shape):

@@ -25,6 +25,14 @@ from wsep_cli.readers.base import Reader, TensorInfo
 __all__ = ["TorchReader"]
 
 
+def _contiguous_strides(shape: tuple[int, ...]) -> tuple[int, ...]:
+    strides, step = [], 1
+    for d in reversed(shape):
+        strides.append(step)
+        step *= d
+    return tuple(reversed(strides))
+
+
 class _Container(Protocol):
     byteorder: str
 
@@ -124,6 +132,8 @@ class TorchReader(Reader):
         if len(raw) != length:
             raise UnreadableError(f"{self.path}: tensor {name!r} is truncated in the file")
         flat = np.frombuffer(raw, dtype=np_dtype)
+        if t.stride == _contiguous_strides(t.shape) and flat.size == t.numel:
+            return decode(flat.reshape(t.shape), t.dtype)  # the usual case: no copy
         view = np.lib.stride_tricks.as_strided(
             flat, shape=t.shape, strides=tuple(s * size for s in t.stride), writeable=False
         )
