@@ -227,24 +227,30 @@ def match_names(mats: list[Matrix], names: list[str]) -> list[Matrix]:
     return out
 
 
-def by_known_names(mats: list[Matrix], names: list[str] | None = None) -> list[Matrix]:
+def by_known_names(
+    mats: list[Matrix], tensors: list[TensorInfo], names: list[str] | None = None
+) -> list[Matrix]:
     """Heads found by name, primary first; ``[]`` when no name matches.
 
     A match that feeds another match or a matrix of the same parent module (``classifier.0`` of a VGG
     ``classifier`` Sequential, a hidden top-level ``fc1``) is part of a chain, not its end, and is
-    dropped. Among the rest the most specific name wins, then the lowest index.
+    dropped; so is one whose output goes through a norm layer (the pre-logits layer a head-less timm
+    model keeps). Among the rest the most specific name wins, then the lowest index.
     """
     wanted = list(names) if names is not None else list(KNOWN_CLASSIFIER_NAMES)
     rank = {n: i for i, n in enumerate(wanted)}
     found = match_names(mats, wanted)
     if not found:
         return []
+    vectors = _Vectors(tensors)
     ends = []
     for mt in found:
         pool = found + [q for q in mats if _parent(q.key) == _parent(mt.key)]
-        if not _consumed(mt, pool):
+        family = [q for q in mats if q.family == mt.family and q.n == mt.n]
+        if not _consumed(mt, pool) and not vectors.feeds_norm(mt, family):
             ends.append(mt)
-    ends = ends or found
+    if not ends:
+        return []
 
     def score(mt: Matrix) -> tuple[int, list[object]]:
         base = mt.key if mt.key in rank else re.sub(r"\.\d+$", "", mt.key)
@@ -267,6 +273,22 @@ def _not_a_head(key: str) -> bool:
     )
 
 
+class _Vectors:
+    """The 1-D float tensors of a checkpoint, by length (biases, norm weights, scales)."""
+
+    def __init__(self, tensors: list[TensorInfo]) -> None:
+        self.names: set[str] = set()
+        self.by_len: dict[int, set[str]] = {}
+        for t in tensors:
+            if len(t.shape) == 1 and t.dtype in _FLOAT_DTYPES and not _is_state(t.name):
+                self.names.add(t.name)
+                self.by_len.setdefault(t.shape[0], set()).add(t.name)
+
+    def feeds_norm(self, mt: Matrix, family: list[Matrix]) -> bool:
+        """A vector of ``mt``'s output length other than the family's biases: a norm follows it."""
+        return bool(self.by_len.get(mt.n, set()) - {_bias_of(q) for q in family})
+
+
 def by_structure(mats: list[Matrix], tensors: list[TensorInfo]) -> list[Matrix]:
     """The end of the layer chain: a matrix whose output size no other matrix takes as input.
 
@@ -276,21 +298,15 @@ def by_structure(mats: list[Matrix], tensors: list[TensorInfo]) -> list[Matrix]:
     conv needs a bias, and it is not a known non-head module (``conv_head``, ``pre_logits``, a stem, a
     position embedding, attention internals). Among several ends, one with a bias wins, then the later position.
     """
-    vec_len: dict[int, set[str]] = {}
-    for t in tensors:
-        if len(t.shape) == 1 and t.dtype in _FLOAT_DTYPES and not _is_state(t.name):
-            vec_len.setdefault(t.shape[0], set()).add(t.name)
-    biases = {t.name for t in tensors if len(t.shape) == 1}
+    vectors = _Vectors(tensors)
     ends = []
     for mt in mats:
         if _not_a_head(mt.key) or _consumed(mt, mats):
             continue
         family = [q for q in mats if q.family == mt.family and q.n == mt.n]
-        if any(q.n == mt.n for q in mats if q not in family):
+        if any(q.n == mt.n for q in mats if q not in family) or vectors.feeds_norm(mt, family):
             continue
-        if vec_len.get(mt.n, set()) - {_bias_of(q) for q in family}:
-            continue
-        has_bias = _bias_of(mt) in biases
+        has_bias = _bias_of(mt) in vectors.names
         if len(mt.info.shape) == 4 and not has_bias:
             continue
         ends.append((has_bias, mt.pos, mt))

@@ -144,7 +144,7 @@ def locate(
         found = _exact(mats, all_t, meta_names)
         if found:
             return _heads(found, "metadata", f"the file's metadata names classifier {meta_names[0]!r}")
-    found = by_known_names(mats)
+    found = by_known_names(mats, all_t)
     if found:
         return _heads(found, "name", f"known classifier name {found[0].key!r}{note}")
     found = by_structure(mats, all_t)

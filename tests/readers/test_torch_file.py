@@ -19,6 +19,7 @@ import pytest
 import torch
 
 from conftest import run_json, shared_file
+from wsep_cli.errors import UnreadableError
 from wsep_cli.readers.torch_file import TorchReader
 from wsep_cli.score import score_file
 
@@ -167,6 +168,44 @@ def test_zip_top_folder_and_big_endian(tmp_path: Path) -> None:
     for k, t in sd.items():  # torch itself reads the rewritten file back to the original values
         assert torch.equal(ref[k], t), k
     assert_matches(dst, ref)
+
+
+def test_parameters_attributes_and_meta_tensors(tmp_path: Path) -> None:
+    """Parameters (with and without Python attributes), tensors with attributes, requires_grad and
+    meta tensors: listed like torch lists them; a meta tensor has no values to load."""
+    p_attr = torch.nn.Parameter(torch.randn(3, 2))
+    p_attr.tag = "x"
+    t_attr = torch.randn(4)
+    t_attr.note = 5
+    sd = {"param": torch.nn.Parameter(torch.randn(2, 2)), "param_attr": p_attr, "tensor_attr": t_attr,
+          "requires_grad": torch.randn(2, requires_grad=True), "meta": torch.empty(3, 4, device="meta")}
+    for legacy in (False, True):
+        p = _save(sd, tmp_path / f"kinds{legacy}.pt", legacy)
+        ref = torch.load(p, weights_only=True)
+        assert ref["meta"].is_meta
+        with TorchReader(p) as r:
+            assert [(t.name, t.shape) for t in r.tensors()] == [(k, tuple(v.shape)) for k, v in ref.items()]
+            for k, v in ref.items():
+                if k == "meta":
+                    with pytest.raises(UnreadableError, match="meta tensor"):
+                        r.load(k)
+                else:
+                    assert _same_bits(r.load(k), _ref_array(v)), k
+
+
+def test_training_extras_numpy_and_namespace_are_inert(tmp_path: Path) -> None:
+    """numpy scalars/arrays and argparse.Namespace (common beside training weights) are read as
+    inert records; the weights still come out exactly."""
+    sd = _tiny_sd()
+    ckpt = {"state_dict": sd, "best_acc1": np.float64(0.9125), "epoch": np.int64(90),
+            "history": np.arange(6, dtype=np.float32).reshape(2, 3), "args": argparse.Namespace(lr=0.1)}
+    for legacy in (False, True):
+        p = _save(ckpt, tmp_path / f"extras{legacy}.pt", legacy)
+        with TorchReader(p) as r:
+            assert r.source == "state_dict"
+            assert [t.name for t in r.tensors()] == list(sd)
+            for k, v in sd.items():
+                assert _same_bits(r.load(k), _ref_array(v)), k
 
 
 class TinyNet(torch.nn.Module):

@@ -225,6 +225,9 @@ class _Run:
 
     def _finish_epoch(self, epoch: int, lr: float, sums: torch.Tensor, train_s: float) -> dict[str, Any]:
         all_reduce_sum(sums, self.rt)
+        if self.rt.distributed:  # batch-norm statistics drift per rank after the last step: take rank 0's
+            for b in self.net.buffers():
+                torch.distributed.broadcast(b, src=0)
         s = sums.tolist()
         n = max(s[4], 1.0)
         test_loss, test_acc, _ = evaluate(self.eval_model, self.test_b, self.rt)  # type: ignore[arg-type]

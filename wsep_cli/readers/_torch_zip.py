@@ -39,11 +39,15 @@ class ZipCheckpoint:
         except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError, KeyError) as e:
             raise UnreadableError(f"{path}: not a readable zip archive ({e})") from e
         self._infos = {i.filename: i for i in infos}
-        self.prefix = self._find_prefix([i.filename for i in infos])
-        self.torchscript = f"{self.prefix}/constants.pkl" in self._infos or any(
-            n.startswith(f"{self.prefix}/code/") for n in self._infos
-        )
-        self.byteorder = self._byteorder()
+        try:
+            self.prefix = self._find_prefix([i.filename for i in infos])
+            self.torchscript = f"{self.prefix}/constants.pkl" in self._infos or any(
+                n.startswith(f"{self.prefix}/code/") for n in self._infos
+            )
+            self.byteorder = self._byteorder()
+        except BaseException:
+            self.close()
+            raise
 
     def _find_prefix(self, names: list[str]) -> str:
         if names:
@@ -54,7 +58,6 @@ class ZipCheckpoint:
             parts = n.split("/")
             if len(parts) == 2 and parts[1] == "data.pkl":
                 return parts[0]
-        self.close()
         raise UnreadableError(
             f"{self.path}: zip archive without a <folder>/data.pkl record; not a torch.save checkpoint"
         )

@@ -39,9 +39,9 @@ def refusal_message(path: Path, dotted: str) -> str:
     if dotted.startswith(_MODULE_HINTS):
         hint = " (the file pickles a whole model object, not just its weights)"
     return (
-        f"{path}: refused to unpickle global '{dotted}'{hint}: wsep reads only tensors and plain "
-        "containers and never runs code from a checkpoint. If you trust the file, re-save its "
-        "weights with torch.save(model.state_dict(), ...) or as safetensors, then score that."
+        f"{path}: refused to unpickle global '{dotted}'{hint}; wsep loads only tensors and never "
+        "runs code from a checkpoint. If you trust the file, re-save model.state_dict() with "
+        "torch.save or as safetensors and score that"
     )
 
 
