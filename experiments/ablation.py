@@ -40,7 +40,7 @@ def variants(quick: bool) -> list[Any]:
                 Variant("reverse KL(Q‖P)", lam=LAM, direction="reverse"),
                 Variant("T=2", lam=LAM, temperature=2.0),
                 Variant("detach α (V learns)", lam=LAM, detach="features"),
-                Variant("CE + 0.01·ε(V) (control)", eps_penalty=0.01)]
+                Variant("CE + 0.01·ε(V) (control)", eps_penalty=0.01), Variant("λ=0.001", lam=0.001)]
     return [
         Variant("CE"),
         Variant("L_re λ=1 (paper form)", lam=LAM),

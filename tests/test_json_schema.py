@@ -5,13 +5,17 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from conftest import FIXTURES, REPO, run_json
+from conftest import FIXTURES, REPO, run_json, run_wsep
 
 DOC = (REPO / "docs" / "json-schema.md").read_text(encoding="utf-8")
 
 
 def _documented() -> set[str]:
     return set(re.findall(r"^\| `([^`]+)` \|", DOC, flags=re.M))
+
+
+def _is_gate(path: str) -> bool:
+    return "gate" in re.split(r"[.\[\]]+", path)
 
 
 def _paths(obj: Any, prefix: str = "") -> set[str]:
@@ -31,10 +35,24 @@ def _paths(obj: Any, prefix: str = "") -> set[str]:
 def test_every_written_field_is_documented_and_vice_versa() -> None:
     proc, doc = run_json(str(FIXTURES / "digits_mlp.safetensors"))
     assert proc.returncode == 0, proc.stderr
-    written = {p for p in _paths(doc) if ".gate" not in p}
-    documented = {p for p in _documented() if ".gate" not in p}
+    written = {p for p in _paths(doc) if not _is_gate(p)}
+    documented = {p for p in _documented() if not _is_gate(p)}
     assert written - documented == set(), "fields written but not documented"
     assert documented - written == set(), "fields documented but not written"
+
+
+def test_gate_fields_are_documented_and_vice_versa(tmp_path) -> None:
+    fixture = str(FIXTURES / "digits_mlp.safetensors")
+    base = tmp_path / "base.json"
+    proc = run_wsep("score", fixture, "--write-baseline", str(base))
+    assert proc.returncode == 0, proc.stderr
+    proc, doc = run_json(fixture, "--max-epsilon", "1", "--baseline", str(base))
+    assert proc.returncode == 1
+    written = {p for p in _paths(doc) if _is_gate(p)}
+    documented = {p for p in _documented() if _is_gate(p)}
+    # unmatched_baseline is empty here; its element fields are those of violations[]
+    assert written - documented == set()
+    assert documented - written == set()
 
 
 def test_error_result_shape() -> None:

@@ -329,6 +329,8 @@ def finetune(
         typer.echo(f"wsep: interrupted; the last completed epoch's checkpoint is intact: wsep finetune --resume {cfg.output}", err=True)
         raise typer.Exit(130)
     last = summary.last
+    if summary.rank != 0:  # torchrun: rank 0 speaks for all
+        raise typer.Exit(130 if summary.interrupted else 0)
     if summary.interrupted:
         typer.echo(f"wsep: {summary.signal or 'signal'} received: {'; '.join(summary.notes)}; checkpoint saved. "
                    f"Resume with: wsep finetune --resume {cfg.output}", err=True)

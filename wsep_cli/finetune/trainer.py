@@ -41,6 +41,7 @@ class RunSummary:
     signal: str = ""
     init: Optional[InitReport] = None
     notes: tuple[str, ...] = field(default=())
+    rank: int = 0  # only rank 0 reports
 
 
 def resume_config(folder: Path, **overrides: Any) -> FinetuneConfig:
@@ -74,7 +75,8 @@ def run_finetune(cfg: FinetuneConfig, reporter: Optional[Reporter] = None, *, re
     rt = setup_runtime(cfg.device, cfg.precision)
     rep: Reporter = reporter if reporter is not None and rt.is_main else NullReporter()
     try:
-        return _Run(cfg, rt, rep, resume, overwrite).run()
+        summary = _Run(cfg, rt, rep, resume, overwrite).run()
+        return summary if rt.is_main else RunSummary(summary.output, summary.epochs_done, summary.last, rank=rt.rank)
     finally:
         rep.close()
         teardown(rt)
