@@ -3,8 +3,8 @@
 Makes its own large files in a temp dir (a sparse 2 GB safetensors with a 1000 x 2048 head, a 1 GB
 zip ``.pt`` written by ``torch.save``, a 131,072 x 1,024 fp16 head) and uses the real ResNet-32
 ``.th`` and the tutorial ONNX model from ``../shared/data`` when present. Every command runs in a
-fresh child process; wall time is measured around it and peak memory is the child's own
-``ru_maxrss`` (``os.wait4``). Each figure is the median of ``--runs`` runs after one untimed warm-up
+fresh child process started by a small launcher, which measures its wall time and its own peak
+memory (``ru_maxrss`` from ``os.wait4``). Each figure is the median of ``--runs`` runs after one untimed warm-up
 run (page cache and ``.pyc`` files warm, as on a CI machine that has installed the package).
 
 The naive script is what one would write without wsep: ``import torch``, load the checkpoint with
@@ -91,23 +91,31 @@ def child_env(cache: Path) -> dict[str, str]:
     return env
 
 
-def run_child_measured(cmd: list[str], env: dict[str, str]) -> tuple[float, float, int, str, str]:
-    """(wall s, peak RSS MiB, exit code, stdout, stderr) of one fresh process, reaped here with
-    ``os.wait4`` so the peak is this child's own (RUSAGE_CHILDREN would be the max of all children)."""
-    import threading
+# A small launcher measures each command: a process started from this (large) benchmark process
+# would inherit its memory high-water mark into ru_maxrss; started from the ~10 MiB launcher, the
+# child's ru_maxrss is its own peak (or the launcher's ~10 MiB, whichever is larger).
+LAUNCHER = r"""
+import json, os, sys, time
+t0 = time.perf_counter()
+pid = os.posix_spawn(sys.argv[2], sys.argv[2:], os.environ)
+_, status, ru = os.wait4(pid, 0)
+wall = time.perf_counter() - t0
+with open(sys.argv[1], "w") as fh:
+    json.dump({"wall": wall, "peak_kib": ru.ru_maxrss, "rc": os.waitstatus_to_exitcode(status)}, fh)
+"""
 
-    t0 = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=REPO)
-    chunks: dict[str, bytes] = {}
-    readers = [threading.Thread(target=lambda s=s, f=f: chunks.__setitem__(s, f.read())) for s, f in (("out", p.stdout), ("err", p.stderr))]
-    for r in readers:
-        r.start()
-    _, status, ru = os.wait4(p.pid, 0)
-    wall = time.perf_counter() - t0
-    for r in readers:
-        r.join()
-    p.returncode = os.waitstatus_to_exitcode(status)  # tell Popen the child is gone
-    return wall, ru.ru_maxrss / 1024, p.returncode, chunks["out"].decode(), chunks["err"].decode()
+
+def run_child_measured(cmd: list[str], env: dict[str, str]) -> tuple[float, float, int, str, str]:
+    """(wall s, peak RSS MiB, exit code, stdout, stderr) of one fresh process of ``cmd``."""
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as fh:
+        result = Path(fh.name)
+    try:
+        p = subprocess.run([sys.executable, "-c", LAUNCHER, str(result), *cmd], capture_output=True,
+                           text=True, env=env, cwd=REPO, stdin=subprocess.DEVNULL)
+        r = json.loads(result.read_text())
+    finally:
+        result.unlink(missing_ok=True)
+    return r["wall"], r["peak_kib"] / 1024, r["rc"], p.stdout, p.stderr
 
 
 def median_runs(cmd: list[str], env: dict[str, str], runs: int) -> tuple[float, float, int, str, str]:

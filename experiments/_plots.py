@@ -7,7 +7,7 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["pca3", "plot_latent_pca", "plot_sweep", "plot_acc_vs_eps"]
+__all__ = ["pca3", "plot_latent_pca", "plot_sweep", "plot_acc_vs_eps", "plot_eps_curves"]
 
 _COLORS = ("tab:green", "tab:red", "tab:blue", "tab:orange", "tab:purple")
 
@@ -102,6 +102,31 @@ def plot_acc_vs_eps(groups: dict[str, tuple[Sequence[float], Sequence[float]]], 
     ax.set_xscale("log")
     ax.set_xlabel("ε(V) (fixed-QR runs drawn at 1e-6)", fontsize=8)
     ax.set_ylabel("test accuracy", fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.legend(fontsize=6)
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def plot_eps_curves(curves: dict[str, np.ndarray], path: Path, title: str) -> None:
+    """ε(V) after each epoch (epoch 0 = initialisation), mean ± std over seeds (paper Fig. 3 (c))."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4.6, 3.2), dpi=90)
+    for name, c in curves.items():
+        x = np.arange(c.shape[1])
+        m, s = c.mean(axis=0), c.std(axis=0, ddof=1) if c.shape[0] > 1 else np.zeros(c.shape[1])
+        ax.plot(x, m, lw=1.2, label=name)
+        ax.fill_between(x, m - s, m + s, alpha=0.2)
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch", fontsize=8)
+    ax.set_ylabel("ε(V)", fontsize=8)
     ax.tick_params(labelsize=7)
     ax.legend(fontsize=6)
     ax.set_title(title, fontsize=9)

@@ -198,6 +198,7 @@ def train_one(v: Variant, seed: int, bundle: DataBundle, sched: Schedule,
     assert isinstance(train, TensorSplit)
     n, t0 = len(train), time.perf_counter()
     re_sum = cls_sum = 0.0
+    eps_curve = [compute_metrics(head.weight.detach().double().numpy()).epsilon]  # ε after each epoch
     for epoch in range(sched.epochs):
         model.train()
         plan = plan_epoch(n, seed, epoch, bundle.pad, bundle.flip)
@@ -225,6 +226,7 @@ def train_one(v: Variant, seed: int, bundle: DataBundle, sched: Schedule,
             steps += 1
         lr_sched.step()
         re_sum, cls_sum = re_sum / steps, cls_sum / steps
+        eps_curve.append(compute_metrics(head.weight.detach().double().numpy()).epsilon)
     seconds = time.perf_counter() - t0
     acc, feats, ys = _evaluate(model, head, bundle.test, bundle, mean, std)
     vmat = head.weight.detach().double().numpy()
@@ -236,7 +238,7 @@ def train_one(v: Variant, seed: int, bundle: DataBundle, sched: Schedule,
         "etf_distance": mt.etf.distance if mt.etf else 0.0,
         "row_sum_ratio": head_diagnostics(vmat)["row_sum_ratio"],
         "fisher_ratio": fisher_ratio(feats, ys), "train_cls_loss": cls_sum, "train_re_loss": re_sum,
-        "seconds": seconds,
+        "seconds": seconds, "epsilon_curve": eps_curve,
     }
     if keep_features:
         out["_features"], out["_targets"] = feats, ys

@@ -55,7 +55,9 @@ def run_dataset(name: str, bundle: Any, variants: list[Any], seeds: list[int], s
 
 def _figures(name: str, runs: list[dict[str, Any]], rows: list[dict[str, Any]], lambdas: tuple[float, ...],
              fig_dir: Path, title: str, max_points: int = 300) -> list[str]:
-    from _plots import plot_acc_vs_eps, plot_latent_pca, plot_sweep
+    import numpy as np
+
+    from _plots import plot_acc_vs_eps, plot_eps_curves, plot_latent_pca, plot_sweep
     from _report import group
 
     g = group(runs)
@@ -78,6 +80,10 @@ def _figures(name: str, runs: list[dict[str, Any]], rows: list[dict[str, Any]], 
     p = fig_dir / f"acc_vs_eps_{name}.png"
     plot_acc_vs_eps({k: ([r["epsilon"] for r in v], [r["test_acc"] for r in v]) for k, v in g.items()}, p,
                     f"{title}: one point per run")
+    paths.append(p)
+    p = fig_dir / f"eps_curve_{name}.png"
+    plot_eps_curves({k: np.array([r["epsilon_curve"] for r in g[k]]) for k in keep if not k.startswith("fixed")}, p,
+                    f"{title}: ε(V) during training")
     paths.append(p)
     return [str(x) for x in paths]
 

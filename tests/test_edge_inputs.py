@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import struct
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +48,7 @@ def _score(*args: str) -> tuple[int, dict[str, dict[str, Any]], list[str]]:
 def _with_bad_value(v: np.ndarray, bad: float | bytes) -> np.ndarray:
     v = v.copy()
     if isinstance(bad, bytes):  # a raw bit pattern (signalling NaN)
-        v.view(np.uint8)[12:16] = np.frombuffer(bad, np.uint8)
+        v.reshape(-1).view(np.uint8)[12:16] = np.frombuffer(bad, np.uint8)
     else:
         v[2, 5] = bad
     return v
@@ -239,6 +240,7 @@ def test_half_precision_heads_are_upcast_exactly(tmp_path: Path) -> None:
                    "is quantized (reported to the locator owner; see docs/security.md)")
 def test_quantized_torch_head_is_not_scored_as_float(tmp_path: Path) -> None:
     torch = pytest.importorskip("torch")
+    warnings.filterwarnings("ignore", "torch.quantize_per_tensor", UserWarning)
     q = torch.quantize_per_tensor(torch.from_numpy(HEAD), 0.05, 0, torch.qint8)
     p = tmp_path / "quantized.pt"
     torch.save({"features.0.weight": torch.from_numpy(BODY["features.0.weight"]), "classifier.weight": q}, p)
@@ -250,6 +252,7 @@ def test_quantized_torch_head_is_not_scored_as_float(tmp_path: Path) -> None:
 
 def test_quantized_torch_head_via_layer_is_refused_clearly(tmp_path: Path) -> None:
     torch = pytest.importorskip("torch")
+    warnings.filterwarnings("ignore", "torch.quantize_per_tensor", UserWarning)
     q = torch.quantize_per_tensor(torch.from_numpy(HEAD), 0.05, 0, torch.qint8)
     p = tmp_path / "quantized_only.pt"
     torch.save({"classifier.weight": q}, p)

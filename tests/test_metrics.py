@@ -191,6 +191,13 @@ def test_torch_backend_matches_reference() -> None:
         v = rng.standard_normal(shape).astype(np.float32)
         for cfg in (MetricsConfig(backend="torch"), MetricsConfig(backend="torch", block_elems=50, tile=6, collect_cap=30, svd_limit=0)):
             assert_matches(compute_metrics(v, config=cfg), reference(v))
+    # the sampled path draws the same seeded pairs on both back-ends
+    v = rng.standard_normal((60, 7))
+    kw = dict(exact_pair_limit=20, sample_pairs=400, sample_block=8)
+    a = compute_metrics(v, config=MetricsConfig(**kw)).cosine
+    b = compute_metrics(v, config=MetricsConfig(backend="torch", **kw)).cosine
+    assert b.estimated and b.sample_size == a.sample_size and b.most_similar.classes == a.most_similar.classes
+    np.testing.assert_allclose((b.min, b.max, b.p50, b.p99, b.mean, b.std), (a.min, a.max, a.p50, a.p99, a.mean, a.std), rtol=1e-12)
 
 
 def test_both_gram_paths_agree() -> None:

@@ -188,6 +188,9 @@ GROUPS: dict[str, dict[str, Builder]] = {
 ALL_CASES = [(g, name) for g, cases in GROUPS.items() for name in cases]
 # A naive walker would never finish these; no tensor is in them, so "no classifier" (3) is fine too.
 ALLOWED_CODES: dict[str, tuple[int, ...]] = {"pkl_shared_dag": (3, 4)}
+# The message says what was refused (case-insensitive), not just "unreadable".
+SAYS: dict[str, str] = {"st_header_over_limit": "limit", "st_overlap": "overlap", "pkl_nested_lists_zip": "nest",
+                        "pkl_nested_dicts_zip": "nest", "pkl_nested_lists_legacy": "nest"}
 
 
 @pytest.fixture(scope="module")
@@ -221,6 +224,7 @@ def test_refused_with_exit_4(group: str, name: str, group_runs: dict[str, tuple[
     assert r["exit_code"] in ALLOWED_CODES.get(name, (4,)), r
     assert r["error"] and "\n" not in r["error"]
     assert "MemoryError" not in r["error"] and "RecursionError" not in r["error"], r["error"]
+    assert SAYS.get(name, "").lower() in r["error"].lower(), r["error"]
     assert "Traceback" not in run.stderr and "internal error" not in run.stderr
 
 

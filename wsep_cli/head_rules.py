@@ -234,8 +234,8 @@ def by_known_names(
 
     A match that feeds another match or a matrix of the same parent module (``classifier.0`` of a VGG
     ``classifier`` Sequential, a hidden top-level ``fc1``) is part of a chain, not its end, and is
-    dropped; so is one whose output goes through a norm layer (the pre-logits layer a head-less timm
-    model keeps). Among the rest the most specific name wins, then the lowest index.
+    dropped; so is a Sequential entry followed by a norm layer of its output size (the pre-logits
+    layer a head-less timm model keeps). Among the rest the most specific name wins, then the lowest index.
     """
     wanted = list(names) if names is not None else list(KNOWN_CLASSIFIER_NAMES)
     rank = {n: i for i, n in enumerate(wanted)}
@@ -246,8 +246,7 @@ def by_known_names(
     ends = []
     for mt in found:
         pool = found + [q for q in mats if _parent(q.key) == _parent(mt.key)]
-        family = [q for q in mats if q.family == mt.family and q.n == mt.n]
-        if not _consumed(mt, pool) and not vectors.feeds_norm(mt, family):
+        if not _consumed(mt, pool) and not vectors.norm_follows_in_sequence(mt):
             ends.append(mt)
     if not ends:
         return []
@@ -287,6 +286,18 @@ class _Vectors:
     def feeds_norm(self, mt: Matrix, family: list[Matrix]) -> bool:
         """A vector of ``mt``'s output length other than the family's biases: a norm follows it."""
         return bool(self.by_len.get(mt.n, set()) - {_bias_of(q) for q in family})
+
+    def norm_follows_in_sequence(self, mt: Matrix) -> bool:
+        """``mt`` is entry i of a Sequential and a later entry is a vector of its output length."""
+        m = re.fullmatch(r"(.*)\.(\d+)\.weight", mt.info.name)
+        if m is None:
+            return False
+        prefix, i = m.group(1), int(m.group(2))
+        for name in self.by_len.get(mt.n, set()):
+            v = re.fullmatch(re.escape(prefix) + r"\.(\d+)\.\w+", name)
+            if v is not None and int(v.group(1)) > i:
+                return True
+        return False
 
 
 def by_structure(mats: list[Matrix], tensors: list[TensorInfo]) -> list[Matrix]:

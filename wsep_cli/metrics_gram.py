@@ -55,8 +55,16 @@ class GramSummary:
     unit_gram: Any
 
 
-def _frob_sq(x: Any) -> float:
-    return float((x * x).sum())
+def _frob_sq(be: Backend, x: Any) -> float:
+    """Sum of squares with pairwise summation; in row slabs on numpy so no full-size temporary."""
+    if be.name != "numpy" or x.ndim == 1 or x.shape[0] <= 256:
+        return float((x * x).sum())
+    return float(sum(float(np.square(x[a:a + 256]).sum()) for a in range(0, x.shape[0], 256)))
+
+
+def _row_sq(be: Backend, x: Any) -> Any:
+    """Squared row norms without a full-size temporary on numpy."""
+    return np.einsum("ij,ij->i", x, x) if be.name == "numpy" else (x * x).sum(1)
 
 
 def _inverse_norms(be: Backend, r: Any) -> Any:
@@ -108,7 +116,7 @@ def _tall(src: RowSource, be: Backend, cfg: MetricsConfig, layer: str, unit: boo
     step = max(1, cfg.block_elems // m)
     for a in range(0, n, step):
         x = src.rows(a, a + step)
-        r2 = (x * x).sum(1)
+        r2 = _row_sq(be, x)
         if not be.isfinite_all(r2):
             _raise_nonfinite(src, layer, cfg.block_elems)
         g += x.T @ x
@@ -121,14 +129,14 @@ def _tall(src: RowSource, be: Backend, cfg: MetricsConfig, layer: str, unit: boo
             u = x * inv[:, None]
             h += u.T @ u
             su += u.sum(0)
-            unit_sq[a:a + step] = be.to_numpy((u * u).sum(1))
+            unit_sq[a:a + step] = be.to_numpy(_row_sq(be, u))
     inv_norms = inv_parts[0] if len(inv_parts) == 1 else _cat(be, inv_parts)
-    eps = (_frob_sq(g) - 2.0 * sum_r2 + n) / n
+    eps = (_frob_sq(be, g) - 2.0 * sum_r2 + n) / n
     eps_n = cos_sum = cos_sq = None
     if unit:
-        h_sq = _frob_sq(h)
+        h_sq = _frob_sq(be, h)
         eps_n = (h_sq - 2.0 * float(unit_sq.sum()) + n) / n
-        cos_sum = _frob_sq(su) - float(unit_sq.sum())
+        cos_sum = _frob_sq(be, su) - float(unit_sq.sum())
         cos_sq = h_sq - float((unit_sq * unit_sq).sum())
     eig = eigvalsh_sym(be.to_numpy(g)) if spectrum else None
     return GramSummary(n, m, norms, inv_norms, unit_sq, eps, eps_n, cos_sum, cos_sq, eig, None)
@@ -143,28 +151,36 @@ def _wide(src: RowSource, be: Backend, cfg: MetricsConfig, layer: str, unit: boo
         if not be.isfinite_all(x):
             _raise_nonfinite(src, layer, cfg.block_elems)
         g += x @ x.T
-    d = be.to_numpy(g).diagonal().copy()
+        del x
+    d = be.to_numpy(g.diagonal()).copy()
     if not np.isfinite(d).all():
         _raise_nonfinite(src, layer, cfg.block_elems)
     norms = np.sqrt(d)
     inv_norms = _inverse_norms(be, be.sqrt(g.diagonal()))
-    eye = _eye_like(be, n)
-    eps = _frob_sq(g - eye) / n
     eig = eigvalsh_sym(be.to_numpy(g)) if spectrum else None
+    # ||G - I||^2 = (off-diagonal squares, summed with the diagonal zeroed: no cancellation)
+    #             + sum_i (G_ii - 1)^2. Everything in place: no n x n temporaries.
+    _set_diag(be, g, 0.0)
+    eps = (_frob_sq(be, g) + float(((d - 1.0) ** 2).sum())) / n
     if not unit:
         return GramSummary(n, m, norms, inv_norms, np.ones(n), eps, None, None, None, eig, None)
-    gu = g * inv_norms[:, None] * inv_norms[None, :]
-    unit_sq = be.to_numpy(gu.diagonal()).copy()
-    eps_n = _frob_sq(gu - eye) / n
-    cos_sum = float(gu.sum()) - float(unit_sq.sum())
-    cos_sq = _frob_sq(gu) - float((unit_sq * unit_sq).sum())
-    return GramSummary(n, m, norms, inv_norms, unit_sq, eps, eps_n, cos_sum, cos_sq, eig, gu)
+    g *= inv_norms[:, None]
+    g *= inv_norms[None, :]  # g is now U U^T with a zero diagonal
+    unit_sq = d * be.to_numpy(inv_norms) ** 2
+    cos_sq = _frob_sq(be, g)
+    cos_sum = float(g.sum())
+    eps_n = (cos_sq + float(((unit_sq - 1.0) ** 2).sum())) / n
+    _set_diag(be, g, unit_sq)
+    return GramSummary(n, m, norms, inv_norms, unit_sq, eps, eps_n, cos_sum, cos_sq, eig, g)
 
 
-def _eye_like(be: Backend, n: int) -> Any:
+def _set_diag(be: Backend, g: Any, value: Any) -> None:
     if be.name == "numpy":
-        return np.eye(n)
-    return be.torch.eye(n, dtype=be.torch.float64, device=be.device)  # type: ignore[attr-defined]
+        np.fill_diagonal(g, value)
+    elif isinstance(value, float):
+        g.diagonal().fill_(value)
+    else:
+        g.diagonal().copy_(be.torch.from_numpy(np.asarray(value)).to(g.device))  # type: ignore[attr-defined]
 
 
 def _cat(be: Backend, parts: list[Any]) -> Any:

@@ -10,12 +10,15 @@ import logging
 import math
 import struct
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from wsep_cli.errors import ExitCode, NonFiniteError, UnreadableError, UsageError, WsepError
+from wsep_cli.errors import (
+    ExitCode, NoClassifierError, NonFiniteError, UnreadableError, UsageError, WsepError,
+)
 from wsep_cli.locate import Head, candidate_matrices, load_head_matrix, locate
 from wsep_cli.metrics import compute_metrics
 from wsep_cli.readers import open_reader
@@ -132,7 +135,7 @@ _log = logging.getLogger(__name__)
 # (the fuzz suite counts these to find readers that still need a proper check).
 _MALFORMED_ERRORS: tuple[type[BaseException], ...] = (
     ValueError, struct.error, EOFError, KeyError, IndexError, zipfile.BadZipFile, UnicodeDecodeError,
-    RecursionError, MemoryError, OverflowError,
+    RecursionError, MemoryError, OverflowError, zlib.error,
 )
 
 
@@ -167,11 +170,18 @@ def score_paths(specs: list[str], opts: ScoreOptions = ScoreOptions()) -> list[F
 
 def list_layers(spec: str, opts: ScoreOptions = ScoreOptions()) -> tuple[str, list[LayerRow]]:
     """Candidate matrices of one checkpoint, the chosen head(s) marked with the reason."""
+    try:
+        return _list_layers(spec, opts)
+    except _MALFORMED_ERRORS as e:  # same defence in depth as score_file
+        raise _malformed(spec, e) from e
+
+
+def _list_layers(spec: str, opts: ScoreOptions) -> tuple[str, list[LayerRow]]:
     with open_reader(spec, random_init=opts.random_init) as reader:
         tensors = reader.tensors()
         try:
             heads = {h.layer: h for h in _locate(reader, opts)}
-        except WsepError:
+        except NoClassifierError:  # list the candidates anyway; the CLI exits 3. Other errors propagate.
             heads = {}
         rows = [
             LayerRow(

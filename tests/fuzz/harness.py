@@ -204,7 +204,7 @@ def run_case(path: Path) -> Outcome:
     """Score ``path`` in-process under the time limit; classify what happened."""
     from wsep_cli.errors import WsepError
     from wsep_cli.results import FileResult
-    from wsep_cli.score import score_file
+    from wsep_cli.score import list_layers, score_file
 
     cap = _Capture()
     log = logging.getLogger("wsep_cli")
@@ -217,17 +217,23 @@ def run_case(path: Path) -> Outcome:
     caught = warnings.catch_warnings(record=True)
     seen = caught.__enter__()
     warnings.simplefilter("always")
+    stage, layers_msg = "score_file", ""
     try:
         result = score_file(str(path))
+        stage = "list_layers"  # what `wsep layers` runs: may raise, but only a WsepError
+        try:
+            list_layers(str(path))
+        except WsepError as e:
+            layers_msg = str(e)
     except FuzzTimeout as e:
         sig, tail = _signature(e)
-        return Outcome("hang", message=str(e), detail=tail, signature=f"hang at {sig.split(' at ')[-1]}")
+        return Outcome("hang", message=f"{stage}: {e}", detail=tail, signature=f"hang at {sig.split(' at ')[-1]}")
     except WsepError as e:
         sig, tail = _signature(e)
         return Outcome("crash", message=f"score_file raised {type(e).__name__}: {e}", detail=tail, signature=sig)
     except Exception as e:  # noqa: BLE001 - this is what the fuzz looks for
         sig, tail = _signature(e)
-        return Outcome("crash", message=f"{type(e).__name__}: {e}", detail=tail, signature=sig)
+        return Outcome("crash", message=f"{stage}: {type(e).__name__}: {e}", detail=tail, signature=sig)
     finally:
         signal.alarm(0)
         faulthandler.cancel_dump_traceback_later()
@@ -246,16 +252,17 @@ def run_case(path: Path) -> Outcome:
         out.problems.append(f"exit code {result.exit_code}")
     if (result.status == "ok") != (result.exit_code == 0):
         out.problems.append(f"status {result.status!r} with exit code {result.exit_code}")
-    if result.status != "ok":
+    if result.status != "ok" or DEFENSIVE_MARK in layers_msg:
         msg = result.error or ""
-        if not msg.strip() or "\n" in msg or "Traceback" in msg:
+        if result.status != "ok" and (not msg.strip() or "\n" in msg or "Traceback" in msg):
             out.problems.append(f"error message is not one non-empty line: {msg!r}")
-        if DEFENSIVE_MARK in msg:
+        if DEFENSIVE_MARK in msg or DEFENSIVE_MARK in layers_msg:
             out.kind = "defended"
             if cap.records and cap.records[-1].exc_info and cap.records[-1].exc_info[1] is not None:
                 out.signature, out.detail = _signature(cap.records[-1].exc_info[1])
             else:
-                out.signature = msg.split(DEFENSIVE_MARK, 1)[1].split(":", 1)[0]
+                src = msg if DEFENSIVE_MARK in msg else layers_msg
+                out.signature = src.split(DEFENSIVE_MARK, 1)[1].split(":", 1)[0]
     return out
 
 

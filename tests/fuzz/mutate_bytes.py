@@ -6,6 +6,8 @@ state, so a case is reproducible from (seed, case index) alone.
 
 from __future__ import annotations
 
+import io
+import pickle
 import pickletools
 import random
 import struct
@@ -128,6 +130,9 @@ _STRINGS: tuple[str, ...] = (
 )
 
 _GLOBALS: tuple[tuple[str, str], ...] = (
+    ("builtins", "bytearray"), ("builtins", "set"), ("builtins", "frozenset"), ("argparse", "Namespace"),
+    ("numpy", "dtype"), ("numpy", "ndarray"), ("numpy._core.multiarray", "scalar"), ("_codecs", "encode"),
+    ("__torch__.Net", "Net"), ("torch._utils", "_rebuild_parameter_with_state"),
     ("torch._utils", "_rebuild_tensor_v2"), ("torch._utils", "_rebuild_parameter"),
     ("torch._utils", "_rebuild_tensor"), ("torch", "FloatStorage"), ("torch", "HalfStorage"),
     ("torch", "BFloat16Storage"), ("torch", "LongStorage"), ("torch", "Size"),
@@ -136,6 +141,44 @@ _GLOBALS: tuple[tuple[str, str], ...] = (
     ("torch.nn.modules.linear", "Linear"), ("numpy.core.multiarray", "_reconstruct"), ("", ""),
     ("torch", ""), ("__builtin__", "set"),
 )
+
+
+def _fast_pickle(obj: object) -> bytes:
+    """``obj`` pickled (protocol 2) without memo opcodes, minus PROTO and STOP: a self-contained call."""
+    buf = io.BytesIO()
+    p = pickle.Pickler(buf, 2)
+    p.fast = True  # no BINPUT/BINGET: the snippet cannot clash with the host pickle's memo
+    p.dump(obj)
+    return buf.getvalue()[2:-1]
+
+
+def _call_snippets() -> tuple[bytes, ...]:
+    """Calls of the non-tensor globals a checkpoint may name, benign and hostile, each followed by POP."""
+    import argparse
+    import collections
+
+    import numpy as np
+
+    arr = _fast_pickle(np.zeros(3, np.float32))
+    shape3 = b"K\x01K\x03\x85"
+    assert shape3 in arr
+    big = (2**40).to_bytes(6, "little")
+    hostile = (
+        arr.replace(shape3, b"K\x01\x8a\x06" + big + b"\x85"),  # a 2**40-element array over 12 bytes
+        arr.replace(shape3, b"K\x01J\xff\xff\xff\xff\x85"),  # negative shape
+        b"cbuiltins\nbytearray\n\x8a\x06" + big + b"\x85R",  # bytearray(2**40)
+        b"c__builtin__\nset\n]K\x01a\x85R",
+        _fast_pickle(np.array([1, "a"], dtype=object)),
+    )
+    benign = tuple(_fast_pickle(o) for o in (
+        np.arange(4, dtype=np.int64).reshape(2, 2), np.float64(1.5), np.dtype("f4"),
+        argparse.Namespace(lr=0.1, arch="x"), collections.OrderedDict(a=1), {1, 2}, frozenset([3]),
+        bytearray(b"ab"), complex(1, 2), slice(1, 2),
+    ))
+    return tuple(s + b"0" for s in (arr, *hostile, *benign))
+
+
+_CALLS: tuple[bytes, ...] = ()
 
 
 def pickle_ops(data: bytes) -> list[tuple[str, object, int, int]]:
@@ -171,7 +214,7 @@ def mutate_pickle(data: bytes, rng: random.Random) -> bytes:
     if not ops:
         return data
     name, arg, s, e = ops[rng.randrange(len(ops))]
-    mode = rng.randrange(9)
+    mode = rng.randrange(11)
     if mode == 0:  # change the opcode byte, keep its argument bytes
         return data[:s] + rng.choice(_OPCODE_BYTES) + data[s + 1:]
     if mode == 1:
@@ -187,6 +230,10 @@ def mutate_pickle(data: bytes, rng: random.Random) -> bytes:
         return data[:s]
     if mode == 5:
         return data[:s] + rng.choice(_SNIPPETS) + data[s:]
+    if mode == 9:  # a complete call (numpy, Namespace, bytearray, set ...) whose result is popped
+        global _CALLS
+        _CALLS = _CALLS or _call_snippets()
+        return data[:s] + rng.choice(_CALLS) + data[s:]
     # rewrite an argument of the same kind (ints, strings, globals), or any op as an int/str
     ints = [o for o in ops if isinstance(o[1], int) and o[0] not in ("PROTO", "FRAME")]
     strs = [o for o in ops if isinstance(o[1], str) and o[0] not in ("GLOBAL",)]

@@ -140,3 +140,27 @@ def test_fuzz_cli_sample(tmp_path: Path) -> None:
             assert run_case(path).exit_code == proc.returncode  # the library and the CLI agree
     assert len(cases) >= min(CLI_CASES, 20) - len(FORMATS)
     assert not bad, "\n".join(bad)
+
+
+@pytest.mark.parametrize("raise_,kind", [(TypeError("bug"), "crash"), (ValueError("bad"), "defended"),
+                                         (None, "hang")])
+def test_harness_detects_crashes_defended_errors_and_hangs(
+    raise_: Exception | None, kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The oracle itself can fail: a reader that raises, or stalls, is caught and classified."""
+    import time
+
+    import harness
+    from wsep_cli.readers.safetensors_file import SafetensorsReader
+
+    def broken(self: object) -> list[object]:
+        if raise_ is None:
+            time.sleep(5)
+            return []
+        raise raise_
+
+    monkeypatch.setattr(harness, "HANG_SECONDS", 1)
+    monkeypatch.setattr(SafetensorsReader, "tensors", broken)
+    out = run_case(harness.FIXTURES / "digits_mlp.safetensors")
+    assert out.kind == kind, out
+    assert out.signature

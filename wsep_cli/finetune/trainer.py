@@ -284,3 +284,6 @@ def io_check(out: Path, cfg: FinetuneConfig, resume: bool, overwrite: bool) -> N
         raise TrainingError(f"--output {out} already holds a run; continue it with `wsep finetune --resume {out}`, "
                             "or pass --overwrite to start over")
     check_writable(out, 64 * 2**20)
+    for name in (io.CHECKPOINT, io.MODEL, io.METRICS, io.CONFIG, io.CURVES):  # leftovers of a killed write
+        for stale in out.glob(f".{name}.*.tmp"):
+            stale.unlink(missing_ok=True)

@@ -67,7 +67,12 @@ def parse_header(path: Path) -> tuple[dict[str, _Entry], dict[str, str], int]:
         if len(head) < 8:
             raise UnreadableError(f"{path}: too short to be a safetensors file ({size} bytes)")
         (hlen,) = struct.unpack("<Q", head)
-        if hlen > MAX_HEADER_BYTES or hlen + 8 > size:
+        if hlen > MAX_HEADER_BYTES and hlen + 8 <= size:
+            raise UnreadableError(
+                f"{path}: safetensors header claims {hlen} bytes, over the {MAX_HEADER_BYTES}-byte "
+                "limit; refusing to read it (the file is corrupt or hostile)"
+            )
+        if hlen + 8 > size:
             raise UnreadableError(
                 f"{path}: safetensors header claims {hlen} bytes but the file has {size}; "
                 "the file is truncated or not safetensors"
