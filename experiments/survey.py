@@ -44,6 +44,7 @@ PUBLISHED: dict[str, str] = {
     "microsoft_windows_machine_learning/ImageClassifier.onnx": "same tutorial CNN, earlier run (no figure)",
 }
 _CHECKPOINT_SUFFIXES = (".th", ".pth", ".pt", ".onnx", ".safetensors")
+_CIFAR10_FOLDERS = ("akamaster_pytorch_resnet_cifar10", "microsoft_windows_machine_learning")
 
 
 def random_init_reference(n: int, m: int, draws: int, seed: int = 0) -> dict[str, Any]:
@@ -79,12 +80,14 @@ def _load_heads(spec: str) -> list[np.ndarray]:
 
 
 def _score_one(path: Path, root: Path, draws: int) -> dict[str, Any]:
-    from wsep_cli.score import score_file
+    from wsep_cli.labels import load_labels
+    from wsep_cli.score import ScoreOptions, score_file
 
     rel = path.relative_to(root).as_posix()
+    labels = load_labels(None, "cifar10") if rel.startswith(_CIFAR10_FOLDERS) else None
     t0 = time.perf_counter()
     try:
-        res = score_file(str(path))
+        res = score_file(str(path), ScoreOptions(labels=labels))
     except ImportError as e:  # a reader module wsep does not ship (yet): report, don't stop
         return {"file": rel, "published": PUBLISHED.get(rel, ""), "status": "error",
                 "error": f"wsep has no reader for this format here ({e})", "heads": []}
@@ -104,16 +107,22 @@ def survey(root: Path, draws: int) -> list[dict[str, Any]]:
     return [_score_one(p, root, draws) for p in files]
 
 
+def _max_pair(h: dict[str, Any]) -> str:
+    ms = h["cosine"]["most_similar"]
+    pair = "/".join(ms["names"]) if ms.get("names") else "/".join(str(c) for c in ms["classes"])
+    return f"{ms['cosine']:.3f} ({pair})"
+
+
 def _markdown(rows: list[dict[str, Any]]) -> str:
     ok = [(r, h) for r in rows if r["status"] == "ok" for h in r["heads"]]
     t1 = md_table(
-        ["checkpoint", "head (n × m)", "ε", "ε_normalized", "cos mean ± std", "cos max", "ETF dist.",
+        ["checkpoint", "head (n × m)", "ε", "ε_normalized", "cos mean ± std", "cos max (pair)", "ETF dist.",
          "row norm mean", "σ_min / σ_max", "row-sum ratio", "ε at best scale", "published"],
         [
             (
                 r["file"], f"`{h['layer']}` ({h['num_classes']} × {h['num_features']})",
                 f"{h['epsilon']:.4g}", f"{h['epsilon_normalized']:.4g}",
-                f"{h['cosine']['mean']:.4f} ± {h['cosine']['std']:.4f}", f"{h['cosine']['max']:.3f}",
+                f"{h['cosine']['mean']:.4f} ± {h['cosine']['std']:.4f}", _max_pair(h),
                 f"{h['etf']['distance']:.3f}", f"{h['norms']['mean']:.3f}",
                 f"{h['singular_values']['min']:.3g} / {h['singular_values']['max']:.3g}",
                 f"{h['diagnostics']['row_sum_ratio']:.3g}", f"{h['diagnostics']['epsilon_best_scale']:.4g}",

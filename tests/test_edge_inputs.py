@@ -176,8 +176,6 @@ def _float8_header(path: Path) -> None:
     path.write_bytes(struct.pack("<Q", len(text)) + text + BODY["features.0.weight"].tobytes() + raw)
 
 
-@pytest.mark.xfail(strict=True, reason="locator falls back to a backbone matrix when the named classifier "
-                   "is integer/float8/empty (reported to the locator owner; see docs/security.md)")
 def test_named_classifier_that_cannot_be_scored_is_not_replaced_silently(tmp_path: Path) -> None:
     """A float backbone beside an int8 / float8 / empty ``classifier.weight``: exit 3 naming it, never
     a backbone matrix scored in its place."""
@@ -236,8 +234,6 @@ def test_half_precision_heads_are_upcast_exactly(tmp_path: Path) -> None:
     assert results[str(bf16)]["heads"][0]["dtype"] == "bfloat16"
 
 
-@pytest.mark.xfail(strict=True, reason="locator falls back to a backbone matrix when the named classifier "
-                   "is quantized (reported to the locator owner; see docs/security.md)")
 def test_quantized_torch_head_is_not_scored_as_float(tmp_path: Path) -> None:
     torch = pytest.importorskip("torch")
     warnings.filterwarnings("ignore", "torch.quantize_per_tensor", UserWarning)

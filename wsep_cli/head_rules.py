@@ -8,8 +8,19 @@ its output size (classes for a head) and ``m`` its input size.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 
+from wsep_cli.head_names import (
+    ATTENTION_NAMES,
+    EMA_ROOTS,
+    FLOAT_DTYPES,
+    KNOWN_CLASSIFIER_NAMES,
+    NOT_HEAD_PARTS,
+    NOT_HEAD_PATTERN,
+    OPTIMIZER_PARTS,
+    WRAPPERS,
+)
 from wsep_cli.readers.base import TensorInfo
 
 __all__ = [
@@ -24,81 +35,29 @@ __all__ = [
     "natural_key",
 ]
 
-_FLOAT_DTYPES = {"float64", "float32", "float16", "bfloat16"}
-_WRAPPERS = ("module.", "_orig_mod.", "model.")
-
-# Key components that mark optimizer / scheduler state: never a classifier, whatever its shape.
-_OPTIMIZER_PARTS = {
-    "optimizer", "optimizers", "optimizer_states", "optimizer_state_dict", "optim", "opt_state",
-    "lr_scheduler", "lr_schedulers", "scheduler", "scaler", "grad_scaler",
-    "exp_avg", "exp_avg_sq", "max_exp_avg_sq", "momentum_buffer", "square_avg", "acc_delta",
-}
-# First components of EMA copies: used only when the file holds nothing else.
-_EMA_ROOTS = {"model_ema", "state_dict_ema", "ema", "ema_model", "ema_state_dict", "module_ema"}
-
-# Last key components of attention projections: never the end of a classifier chain.
-_ATTENTION_NAMES = {
-    "qkv", "kv", "qk", "q", "k", "v", "q_proj", "k_proj", "v_proj", "in_proj", "query", "key", "value",
-    "to_qkv", "to_kv", "to_q", "to_k", "to_v",
-}
-
-# Key components of modules that end a backbone but are no classifier (pre-logits, stems, position
-# encodings, attention internals). They never win by structure; a name or --layer still can.
-_NOT_HEAD_PARTS = {"attn", "attention", "pre_logits", "conv_head", "final_conv", "neck", "stem"}
-_NOT_HEAD_PATTERN = re.compile(r"embed|rel_pos|^stem_")
-
-# Module names (full canonical keys, without ".weight") that hold a final classifier, in order of
-# preference. All names timm's pretrained_cfg["classifier"] uses, torchvision's heads, and common
-# hand-written ones. A name also matches ``NAME.<index>`` (a Sequential / ModuleList entry).
-KNOWN_CLASSIFIER_NAMES: tuple[str, ...] = (
-    "head.fc.fc2",
-    "head.classifier.linear",
-    "head.classifier.fc",
-    "head.classifier",
-    "head.head.l",
-    "head.head",
-    "head.fc2",
-    "head.fc",
-    "head.linear",
-    "head.l",
-    "head.proj",
-    "head.last_linear",
-    "head.out",
-    "heads.head",
-    "heads",
-    "head",
-    "classifier.fc",
-    "classifier.linear",
-    "classifier",
-    "classif",
-    "last_linear",
-    "fc.fc2",
-    "fc",
-    "linear",
-    "logits",
-    "classification_head",
-    "cls_head",
-    "predictions",
-    "output",
-    "out",
-    "fc_out",
-    "fc3",
-    "fc2",
-    "fc1",
-    "linear3",
-    "linear2",
-    "linear1",
-    "dense",
-)
-
-
 @dataclass(frozen=True)
 class Matrix:
-    """A candidate matrix: the stored tensor, its canonical module key and its position."""
+    """A candidate matrix: the stored tensor, its canonical module key and its position.
+
+    ``family`` is the key without distillation / auxiliary markers and a final index (``head_dist``
+    -> ``head``, ``aux_head`` -> ``head``, ``heads_dist.3`` -> ``heads.#``); an index inside the key
+    (``blocks.3.attn.qkv``) stays, so repeated blocks are not one family. ``secondary`` marks a
+    distillation or auxiliary head, reported after the main one.
+    """
 
     info: TensorInfo
     key: str
     pos: int
+    family: str = field(init=False, compare=False)
+    secondary: bool = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        parts = self.key.split(".")
+        fam = [re.sub(r"^aux_", "", re.sub(r"(_dist|_aux)$", "", p)) for p in parts]
+        if fam[-1].isdigit():
+            fam[-1] = "#"
+        object.__setattr__(self, "family", ".".join(fam))
+        object.__setattr__(self, "secondary", any(p.endswith(("_dist", "_aux")) or p.startswith("aux_") for p in parts))
 
     @property
     def n(self) -> int:
@@ -107,23 +66,6 @@ class Matrix:
     @property
     def m(self) -> int:
         return self.info.shape[1]
-
-    @property
-    def family(self) -> str:
-        """The key without distillation / auxiliary markers and a final index.
-
-        ``head_dist`` -> ``head``, ``aux_head`` -> ``head``, ``heads_dist.3`` -> ``heads.#``; an index
-        inside the key (``blocks.3.attn.qkv``) stays, so repeated blocks are not one family.
-        """
-        parts = [re.sub(r"^aux_", "", re.sub(r"(_dist|_aux)$", "", p)) for p in self.key.split(".")]
-        if parts[-1].isdigit():
-            parts[-1] = "#"
-        return ".".join(parts)
-
-    @property
-    def secondary(self) -> bool:
-        """True for a distillation or auxiliary head (reported after the main one)."""
-        return any(p.endswith(("_dist", "_aux")) or p.startswith("aux_") for p in self.key.split("."))
 
 
 def natural_key(name: str) -> list[object]:
@@ -136,7 +78,7 @@ def canonical_key(key: str) -> str:
     changed = True
     while changed:
         changed = False
-        for p in _WRAPPERS:
+        for p in WRAPPERS:
             if key.startswith(p) and len(key) > len(p):
                 key = key[len(p):]
                 changed = True
@@ -145,7 +87,7 @@ def canonical_key(key: str) -> str:
 
 def is_matrix(t: TensorInfo) -> bool:
     """A 2-D float tensor or a 1x1 conv kernel with non-zero sizes."""
-    if t.dtype not in _FLOAT_DTYPES or any(d < 1 for d in t.shape):
+    if t.dtype not in FLOAT_DTYPES or any(d < 1 for d in t.shape):
         return False
     return len(t.shape) == 2 or (len(t.shape) == 4 and t.shape[2:] == (1, 1))
 
@@ -155,18 +97,20 @@ def _module_of(key: str) -> str:
 
 
 def _is_state(key: str) -> bool:
-    return any(p in _OPTIMIZER_PARTS for p in key.split("."))
+    return any(p in OPTIMIZER_PARTS for p in key.split("."))
 
 
-def _strip_common_root(keys: list[str]) -> list[str]:
-    """Drop a first component every key shares (``net.``, ``backbone.``) when it wraps a whole model."""
+def _common_root(keys: list[str]) -> str:
+    """A leading ``net.`` / ``backbone.`` that every key shares and that wraps a whole model."""
+    root = ""
     while keys and all("." in k for k in keys):
-        roots = {k.split(".", 1)[0] for k in keys}
+        firsts = {k.split(".", 1)[0] for k in keys}
         rests = [k.split(".", 1)[1] for k in keys]
-        if len(roots) != 1 or len({r.split(".", 1)[0] for r in rests}) < 2:
+        if len(firsts) != 1 or len({r.split(".", 1)[0] for r in rests}) < 2:
             break
+        root += firsts.pop() + "."
         keys = rests
-    return keys
+    return root
 
 
 def _looks_sorted(names: list[str]) -> bool:
@@ -183,10 +127,11 @@ def weight_matrices(tensors: list[TensorInfo]) -> list[Matrix]:
     mats = [t for t in tensors if is_matrix(t) and (t.name.endswith(".weight") or "." not in t.name)]
     mats = [t for t in mats if not _is_state(t.name)]
     canon = [canonical_key(_module_of(t.name)) for t in mats]
-    non_ema = [i for i, k in enumerate(canon) if k.split(".", 1)[0] not in _EMA_ROOTS]
+    non_ema = [i for i, k in enumerate(canon) if k.split(".", 1)[0] not in EMA_ROOTS]
     if non_ema:
         mats, canon = [mats[i] for i in non_ema], [canon[i] for i in non_ema]
-    canon = _strip_common_root(canon)
+    root = _common_root([canonical_key(t.name) for t in tensors if not _is_state(t.name)])
+    canon = [k[len(root):] if k.startswith(root) else k for k in canon]
     order = list(range(len(mats)))
     if _looks_sorted([t.name for t in tensors if _is_float_weight(t)]):
         order.sort(key=lambda i: natural_key(canon[i]))
@@ -194,23 +139,33 @@ def weight_matrices(tensors: list[TensorInfo]) -> list[Matrix]:
 
 
 def _is_float_weight(t: TensorInfo) -> bool:
-    return t.dtype in _FLOAT_DTYPES and not _is_state(t.name)
+    return t.dtype in FLOAT_DTYPES and not _is_state(t.name)
 
 
 def _consumed(p: Matrix, pool: list[Matrix]) -> bool:
-    """Some other matrix takes ``p``'s output as its input."""
+    """Some other matrix in ``pool`` takes ``p``'s output as its input."""
     return any(q is not p and q.m == p.n for q in pool)
+
+
+class _Inputs:
+    """How many matrices take each input size: O(1) "is this output consumed" for whole models."""
+
+    def __init__(self, mats: list[Matrix]) -> None:
+        self.count = Counter(q.m for q in mats)
+
+    def consumed(self, p: Matrix) -> bool:
+        return self.count[p.n] - (1 if p.m == p.n else 0) > 0
 
 
 def _parent(key: str) -> str:
     return key.rsplit(".", 1)[0] if "." in key else ""
 
 
-def _with_siblings(primary: Matrix, mats: list[Matrix], pool: list[Matrix]) -> list[Matrix]:
+def _with_siblings(primary: Matrix, mats: list[Matrix], inputs: _Inputs) -> list[Matrix]:
     """The primary head plus parallel heads of its family (``head_dist``, ``aux_head``, ``heads.N``)."""
     sibs = [
         q for q in mats
-        if q is not primary and q.family == primary.family and q.n == primary.n and not _consumed(q, pool)
+        if q is not primary and q.family == primary.family and q.n == primary.n and not inputs.consumed(q)
     ]
     group = [primary, *sibs]
     group.sort(key=lambda q: (q.secondary, natural_key(q.key)))
@@ -256,7 +211,7 @@ def by_known_names(
         return rank.get(base, len(rank)), natural_key(mt.key)
 
     primary = min(ends, key=score)
-    return _with_siblings(primary, mats, found + mats)
+    return _with_siblings(primary, mats, _Inputs(mats))
 
 
 def _bias_of(mt: Matrix) -> str:
@@ -267,8 +222,8 @@ def _bias_of(mt: Matrix) -> str:
 def _not_a_head(key: str) -> bool:
     parts = key.split(".")
     return (
-        parts[-1] in _ATTENTION_NAMES
-        or any(p in _NOT_HEAD_PARTS or _NOT_HEAD_PATTERN.search(p) for p in parts)
+        parts[-1] in ATTENTION_NAMES
+        or any(p in NOT_HEAD_PARTS or NOT_HEAD_PATTERN.search(p) for p in parts)
     )
 
 
@@ -279,7 +234,7 @@ class _Vectors:
         self.names: set[str] = set()
         self.by_len: dict[int, set[str]] = {}
         for t in tensors:
-            if len(t.shape) == 1 and t.dtype in _FLOAT_DTYPES and not _is_state(t.name):
+            if len(t.shape) == 1 and t.dtype in FLOAT_DTYPES and not _is_state(t.name):
                 self.names.add(t.name)
                 self.by_len.setdefault(t.shape[0], set()).add(t.name)
 
@@ -303,19 +258,22 @@ class _Vectors:
 def by_structure(mats: list[Matrix], tensors: list[TensorInfo]) -> list[Matrix]:
     """The end of the layer chain: a matrix whose output size no other matrix takes as input.
 
-    A head-less backbone also ends somewhere, so the end must look like a classifier: its output size
-    is its own (no other layer outside its head family has it, no norm layer or scale vector has that
-    length - only its own bias), it is not an attention projection (``qkv``, ``kv``, ...), and a 1x1
-    conv needs a bias, and it is not a known non-head module (``conv_head``, ``pre_logits``, a stem, a
-    position embedding, attention internals). Among several ends, one with a bias wins, then the later position.
+    A head-less backbone also ends somewhere, so the end must look like a classifier: its output
+    size is its own (no layer outside its head family has it; no norm layer or scale vector has that
+    length, only its own bias); it is no attention projection and no known non-head module
+    (``conv_head``, ``pre_logits``, a stem, a position embedding); a 1x1 conv needs a bias. Among
+    several ends one with a bias wins, then the later position.
     """
     vectors = _Vectors(tensors)
+    inputs = _Inputs(mats)
+    outputs = Counter(q.n for q in mats)
+    family_outputs = Counter((q.family, q.n) for q in mats)
     ends = []
     for mt in mats:
-        if _not_a_head(mt.key) or _consumed(mt, mats):
+        if _not_a_head(mt.key) or inputs.consumed(mt) or outputs[mt.n] != family_outputs[(mt.family, mt.n)]:
             continue
         family = [q for q in mats if q.family == mt.family and q.n == mt.n]
-        if any(q.n == mt.n for q in mats if q not in family) or vectors.feeds_norm(mt, family):
+        if vectors.feeds_norm(mt, family):
             continue
         has_bias = _bias_of(mt) in vectors.names
         if len(mt.info.shape) == 4 and not has_bias:
@@ -324,4 +282,4 @@ def by_structure(mats: list[Matrix], tensors: list[TensorInfo]) -> list[Matrix]:
     if not ends:
         return []
     primary = max(ends, key=lambda e: (e[0], e[1]))[2]
-    return _with_siblings(primary, mats, mats)
+    return _with_siblings(primary, mats, inputs)

@@ -147,6 +147,13 @@ def locate(
     found = by_known_names(mats, all_t)
     if found:
         return _heads(found, "name", f"known classifier name {found[0].key!r}{note}")
+    unusable = _unusable_named_head(all_t)
+    if unusable is not None:  # never score a backbone matrix in place of a named, quantized head
+        raise NoClassifierError(
+            f"{reader.path}: {unusable.name!r} is named like the classifier but holds {unusable.dtype} "
+            f"values of shape {unusable.shape}; wsep scores non-empty float matrices only (quantized or "
+            "integer weights need their scale and zero point). Pass --layer to score another matrix"
+        )
     found = by_structure(mats, all_t)
     if found:
         return _heads(found, "structure", _structure_reason(found[0]) + note)
@@ -154,6 +161,20 @@ def locate(
         f"{reader.path}: no classifier matrix found ({len(mats)} weight matrices, none with a known "
         "classifier name or at the end of the layer chain); name one with --layer (see `wsep layers`)"
     )
+
+
+def _unusable_named_head(all_t: list[TensorInfo]) -> TensorInfo | None:
+    """A matrix-shaped tensor with a known classifier name that cannot be scored (empty, integer,
+    float8, quantized), or ``None``."""
+    known = set(KNOWN_CLASSIFIER_NAMES)
+    for t in all_t:
+        if is_matrix(t) or not (t.name.endswith(".weight") or "." not in t.name):
+            continue
+        if (len(t.shape) == 2 or (len(t.shape) == 4 and t.shape[2:] == (1, 1))) and (
+            canonical_key(_module_of(t.name)) in known
+        ):
+            return t
+    return None
 
 
 def load_head_matrix(reader: Reader, head: Head, *, upcast: bool = True) -> np.ndarray:

@@ -117,11 +117,13 @@ class ExactSelector:
         keys = None
         for g in self.groups:
             if g.klo is None:
-                if g.lo == -np.inf and g.hi == np.inf:
-                    sel = vals
-                else:
+                mask = None
+                if g.lo != -np.inf:
                     g.below += int((vals < g.lo).sum())
-                    sel = vals[(vals >= g.lo) & (vals <= g.hi)]
+                    mask = vals >= g.lo
+                if g.hi != np.inf:
+                    mask = vals <= g.hi if mask is None else mask & (vals <= g.hi)
+                sel = vals if mask is None else vals[mask]
             else:
                 if keys is None:
                     bits = self.be.view_int64(vals)
@@ -171,7 +173,10 @@ class ExactSelector:
         ghi = g.khi if g.khi is not None else float_to_key(g.hi)
         collected = None
         if not g.histogram and not g.overflow:
-            collected = np.sort(self.be.concat(g.parts))
+            collected = self.be.concat(g.parts)
+            kth = sorted({r - g.below for r in g.ranks if 0 <= r - g.below < collected.shape[0]})
+            if kth:  # a partial sort places exactly the wanted order statistics
+                collected = np.partition(collected, kth)
         for r in g.ranks:
             rr = r - g.below
             if rr < 0:  # the value lies below the interval (a wrong guessed window)

@@ -103,7 +103,7 @@ def test_table1_quick(tmp_path: Path) -> None:
         from wsep_cli.score import score_file
 
         run_dir = tmp_path / "runs" / ("lre-lambda0.001-seed0" if r["config"]["lam"] else "ce-lambda0-seed0")
-        scored = score_file(str(run_dir / "model.safetensors")).heads[0].epsilon
+        scored = score_file(str(run_dir / "model.safetensors")).heads[0].metrics.epsilon
         assert math.isclose(scored, r["epsilon"], rel_tol=1e-5)
     # A second invocation finds both runs finished and trains nothing.
     proc = _run("table1_resnet32.py", "--quick", "--out", str(tmp_path))

@@ -195,9 +195,11 @@ class _Capture(logging.Handler):
 def _signature(exc: BaseException) -> tuple[str, str]:
     frames = traceback.extract_tb(exc.__traceback__)
     ours = [f for f in frames if "wsep_cli" in f.filename] or frames
-    where = f"{Path(ours[-1].filename).name}:{ours[-1].lineno}" if ours else "?"
+    where = f"{Path(ours[-1].filename).name}:{ours[-1].name}" if ours else "?"  # stable across line shifts
     tail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)[-6:])
-    return f"{type(exc).__name__} at {where}", tail
+    mod = type(exc).__module__
+    name = type(exc).__qualname__ if mod == "builtins" else f"{mod}.{type(exc).__qualname__}"
+    return f"{name} at {where}", tail
 
 
 def run_case(path: Path) -> Outcome:
@@ -285,6 +287,7 @@ def save_to_corpus(case: Case, outcome: Outcome, corpus: Path = CORPUS) -> Path:
         f"what: {outcome.kind} - {outcome.signature}: {' '.join(outcome.message.split())[:300]}\n"
         f"found-by: tests/fuzz/test_fuzz_readers.py seed={case.seed} case={case.index} "
         f"mutators={','.join(case.mutators)}\n{entry}"
+        + ("allow-defended: yes\n" if outcome.kind == "defended" else "")
     )
     target.with_name(target.name + ".note").write_text(note)
     return target

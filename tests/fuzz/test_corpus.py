@@ -6,6 +6,8 @@ Each entry is a file (or a folder, for sharded checkpoints) with a ``<name>.note
     found-by: <test, seed, case number, mutators>   (fuzz finds) or  fixed-in: <what fixed it>
     entry: <file inside the folder to score>         (optional, folders only)
     expect-exit: 4                                   (optional: the exact exit code now required)
+    allow-defended: yes                              (optional: the reader still relies on the
+                                                      score pipeline's safety net for this input)
 """
 
 from __future__ import annotations
@@ -54,5 +56,7 @@ def test_corpus_entry_replays_cleanly(entry: Path) -> None:
         out = run_case(target)
     assert out.kind not in ("crash", "hang"), f"{entry.name}: {out.kind} {out.signature}\n{out.detail}"
     assert not out.problems, out.problems
+    if note.get("allow-defended") != "yes":
+        assert out.kind != "defended", f"{entry.name}: only the safety net caught it: {out.signature}"
     if "expect-exit" in note:
         assert out.exit_code == int(note["expect-exit"]), (out.exit_code, out.message)

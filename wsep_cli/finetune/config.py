@@ -82,6 +82,11 @@ class FinetuneConfig:
             "--device must be auto, cpu, cuda or cuda:N",
         )
         _check(not (self.eval_only and self.init is None), "--eval-only needs --init CKPT")
+        from wsep_cli.finetune.data import parse_data
+        from wsep_cli.finetune.models import model_spec
+
+        model_spec(self.model)  # unknown names fail here, before torch is imported
+        parse_data(self.data)
 
     @property
     def detach(self) -> Optional[str]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import struct
 import zipfile
+import zlib
 from pathlib import Path
 
 from wsep_cli.errors import UnreadableError, UnsafeError
@@ -80,6 +81,11 @@ class ZipCheckpoint:
                 f"{self.path}: zip entry {info.filename!r} claims {info.compress_size} bytes past the "
                 f"end of the {self.size}-byte file; the archive is truncated or corrupt"
             )
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise UnreadableError(
+                f"{self.path}: zip entry {info.filename!r} uses compression method {info.compress_type}; "
+                "torch checkpoints are stored or deflated"
+            )
         if info.compress_type == zipfile.ZIP_STORED:
             if info.file_size != info.compress_size:
                 raise UnreadableError(
@@ -101,7 +107,7 @@ class ZipCheckpoint:
         try:
             with self._zf.open(info) as fh:
                 data = fh.read(limit + 1)
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as e:
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError, zlib.error) as e:
             raise UnreadableError(f"{self.path}: zip entry {name!r} cannot be read ({e})") from e
         if len(data) > limit:
             raise UnsafeError(f"{self.path}: zip entry {name!r} expands past its limit; refused")
@@ -154,7 +160,7 @@ class ZipCheckpoint:
                         break
                     skip -= got
                 return fh.read(length)
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as e:
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError, zlib.error) as e:
             raise UnreadableError(f"{self.path}: zip entry {info.filename!r} cannot be read ({e})") from e
 
     def close(self) -> None:
