@@ -1,6 +1,6 @@
 """Fuzz every reader with seeded mutations of the bundled fixtures.
 
-Normal runs: ``WSEP_FUZZ_CASES`` (default 600) cases in-process through ``score_file`` — each must
+Normal runs: ``WSEP_FUZZ_CASES`` (default 1000) cases in-process through ``score_file`` — each must
 return a FileResult with exit code 0, 3 or 4 and a one-line message, within 10 s and a 4 GiB
 allocation budget — plus ~20 of them through the installed ``wsep`` in a subprocess. Deep runs:
 ``WSEP_FUZZ_CASES=20000 WSEP_FUZZ_SEED=7 python -m pytest tests/fuzz -q``. Inputs that crash or hang
@@ -25,7 +25,7 @@ from conftest import run_wsep
 from harness import CORPUS, FORMATS, Case, Outcome, env_int, make_case, memory_budget, run_case, save_to_corpus, write_case
 
 SEED = env_int("WSEP_FUZZ_SEED", 20261127)
-CASES = env_int("WSEP_FUZZ_CASES", 600)
+CASES = env_int("WSEP_FUZZ_CASES", 1000)
 CLI_CASES = env_int("WSEP_FUZZ_CLI_CASES", 20)
 STRICT = os.environ.get("WSEP_FUZZ_STRICT", "") not in ("", "0")
 SAVE = os.environ.get("WSEP_FUZZ_SAVE", "1") != "0"

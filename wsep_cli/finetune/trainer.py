@@ -187,6 +187,7 @@ class _Run:
                 g["lr"] = lr
             sums = torch.tensor(self.partial.get("sums", [0.0] * 5), dtype=torch.float64, device=self.rt.device)
             seconds0 = float(self.partial.get("seconds", 0.0))
+            self.partial = {}  # a mid-epoch resume's partial sums belong to this epoch only
             self.rep.epoch_start(epoch, self.cfg.epochs, self.train_b.steps, self.step)
             t0 = time.perf_counter()
             outcome = train_epoch(self.train_model, self.head, self.optimizer, self.train_b, epoch, self.step, sums,
