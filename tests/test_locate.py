@@ -239,6 +239,24 @@ def test_arch_option_and_arch_metadata(tmp_path: Path) -> None:
     assert bad.status == "error" and bad.exit_code == UsageError.exit_code
 
 
+def test_training_checkpoint_arch_key_and_optimizer_state(tmp_path: Path) -> None:
+    # A real torch.save training checkpoint: weights, Adam state of the same shapes, epoch and arch.
+    torch = pytest.importorskip("torch")
+    if importlib.util.find_spec("wsep_cli.readers.torch_file") is None:
+        pytest.skip("the PyTorch reader is not there yet")
+    model = torch.nn.ModuleDict({"body": torch.nn.Linear(8, 16), "head": torch.nn.Linear(16, 5),
+                                 "fc": torch.nn.Linear(16, 5)})
+    opt = torch.optim.Adam(model.parameters())
+    x = model["body"](torch.randn(4, 8))
+    (model["head"](x).sum() + model["fc"](x).sum()).backward()
+    opt.step()
+    for arch, expected in (("resnet18", ("fc.weight", "metadata")), ("my_own_net", ("head.weight", "name"))):
+        path = tmp_path / f"{arch}.pth"
+        torch.save({"epoch": 3, "arch": arch, "state_dict": model.state_dict(), "optimizer": opt.state_dict()}, path)
+        r = score_file(str(path))
+        assert [(h.layer, h.located_by) for h in r.heads] == [expected], r.error
+
+
 # ---------------------------------------------------------------- wsep layers and exit 3 (subprocess)
 
 
