@@ -103,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     write_json(args.out / "ablation.json", {
         "quick": args.quick, "seeds": seeds, "schedule": sched.__dict__, "data": bundle.describe(),
         "summary": rows, "runs": [{k: v for k, v in r.items() if not k.startswith("_")} for r in runs],
-        "wall_seconds": time.perf_counter() - t0, "machine": machine(),
+        "wall_seconds": time.perf_counter() - t0, "train_seconds_sum": sum(r["seconds"] for r in runs),
+        "machine": machine(),
     })
     (args.out / "ablation.md").write_text(md + "\n")
     print(md)

@@ -117,13 +117,19 @@ class TorchBackend(Backend):
         self.device = torch.device(device)
         self._iu: dict[int, tuple[Any, np.ndarray, np.ndarray]] = {}
 
-    def from_numpy(self, block: np.ndarray) -> Any:
-        t = self.torch
+    def raw(self, block: np.ndarray) -> Any:
+        """The block on the device in its stored float dtype (fp16 moves 4x fewer bytes)."""
+        import warnings
+
         arr = np.ascontiguousarray(block)
-        if arr.dtype not in (np.float16, np.float32):
+        if arr.dtype not in (np.float16, np.float32, np.float64):
             arr = arr.astype(np.float64)
-        # Move the stored dtype (fp16 is 4x smaller), upcast on the device.
-        return t.from_numpy(arr).to(self.device).to(t.float64)
+        with warnings.catch_warnings():  # read-only buffers (a file's bytes): never written to
+            warnings.simplefilter("ignore", UserWarning)
+            return self.torch.from_numpy(arr).to(self.device)
+
+    def from_numpy(self, block: np.ndarray) -> Any:
+        return self.raw(block).to(self.torch.float64)
 
     def to_numpy(self, x: Any) -> np.ndarray:
         return x.detach().cpu().numpy()

@@ -86,7 +86,7 @@ class RowSource:
         self._dev = None
         if be.name == "torch" and v.nbytes <= (1 << 34):
             # On a GPU, move V once in its stored dtype; blocks are upcast there.
-            self._dev = be.from_numpy(v) if v.dtype == np.float64 else _to_device_raw(be, v)
+            self._dev = be.raw(v)  # type: ignore[attr-defined]
 
     def rows(self, a: int, b: int):  # noqa: ANN201 - numpy or torch
         if self._dev is not None:
@@ -102,10 +102,3 @@ class RowSource:
         if self._dev is not None:
             return self._dev[self.be.index(idx)].to(self.be.torch.float64)
         return self.be.from_numpy(self.v[idx])
-
-
-def _to_device_raw(be: Backend, v: np.ndarray):  # noqa: ANN202
-    arr = np.ascontiguousarray(v)
-    if arr.dtype not in (np.float16, np.float32):
-        arr = arr.astype(np.float64)
-    return be.torch.from_numpy(arr).to(be.device)  # type: ignore[attr-defined]

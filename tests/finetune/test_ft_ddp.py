@@ -23,7 +23,7 @@ def test_two_gloo_ranks_end_with_identical_weights(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("WSEP_")}
     env["OMP_NUM_THREADS"] = "1"
     proc = subprocess.run(
-        [*cmd, "--nproc_per_node", "2", "--master_port", "0", "-m", "wsep_cli", "finetune", "--model", "lenet",
+        [*cmd, "--standalone", "--nproc_per_node", "2", "-m", "wsep_cli", "finetune", "--model", "lenet",
          "--data", "digits", "--epochs", "2", "--batch-size", "64", "--device", "cpu", "--quiet", "--output", str(out)],
         capture_output=True, text=True, env=env, timeout=600, stdin=subprocess.DEVNULL)
     assert proc.returncode == 0, proc.stderr[-3000:]
