@@ -20,7 +20,6 @@ __all__ = [
     "REPO",
     "shared_data_dir",
     "mean_std",
-    "fmt_ms",
     "machine",
     "write_json",
     "md_table",
@@ -42,14 +41,6 @@ def mean_std(values: Iterable[float]) -> tuple[float, float]:
     if not v:
         return math.nan, math.nan
     return statistics.fmean(v), (statistics.stdev(v) if len(v) > 1 else 0.0)
-
-
-def fmt_ms(values: Sequence[float], digits: int = 4, sci: bool = False) -> str:
-    """``mean ± std`` of ``values`` as text, in fixed or scientific notation."""
-    m, s = mean_std(values)
-    if sci:
-        return f"{m:.{digits - 1}e} ± {s:.1e}"
-    return f"{m:.{digits}f} ± {s:.{digits}f}"
 
 
 def machine() -> dict[str, Any]:

@@ -155,8 +155,8 @@ def fisher_ratio(feats: np.ndarray, y: np.ndarray) -> float:
 
 
 @torch.no_grad()
-def _evaluate(model: torch.nn.Module, head: Any, split: TensorSplit, bundle: DataBundle,
-              mean: torch.Tensor, std: torch.Tensor) -> tuple[float, np.ndarray, np.ndarray]:
+def _evaluate(model: torch.nn.Module, head: Any, split: TensorSplit, mean: torch.Tensor,
+              std: torch.Tensor) -> tuple[float, np.ndarray, np.ndarray]:
     model.eval()
     correct, feats = 0, []
     for i in range(0, len(split), 1000):
@@ -228,7 +228,7 @@ def train_one(v: Variant, seed: int, bundle: DataBundle, sched: Schedule,
         re_sum, cls_sum = re_sum / steps, cls_sum / steps
         eps_curve.append(compute_metrics(head.weight.detach().double().numpy()).epsilon)
     seconds = time.perf_counter() - t0
-    acc, feats, ys = _evaluate(model, head, bundle.test, bundle, mean, std)
+    acc, feats, ys = _evaluate(model, head, bundle.test, mean, std)
     vmat = head.weight.detach().double().numpy()
     mt = compute_metrics(vmat)
     out: dict[str, Any] = {

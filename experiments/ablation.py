@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from _report import summarize, summary_table
     from _train import Schedule, digits_bundle
-    from lenet_digits import run_dataset
+    from lenet_digits import _correlations, run_dataset
 
     torch.set_num_threads(1)
     seeds = list(range(args.seeds or (2 if args.quick else 5)))
@@ -99,10 +99,12 @@ def main(argv: list[str] | None = None) -> int:
                        None if args.quick else args.out / "cache", args.jobs)
     rows = summarize(runs, reference="CE")
     _sweep_figure(rows, fig_dir / "ablation_lambda_digits.png")
-    md = f"### Ablation — LeNet-5 on digits, {sched.epochs} epochs, seeds {seeds[0]}..{seeds[-1]}\n\n" + summary_table(rows)
+    md = (f"### Ablation — LeNet-5 on digits, {sched.epochs} epochs, seeds {seeds[0]}..{seeds[-1]}\n\n"
+          + summary_table(rows))
     write_json(args.out / "ablation.json", {
         "quick": args.quick, "seeds": seeds, "schedule": sched.__dict__, "data": bundle.describe(),
-        "summary": rows, "runs": [{k: v for k, v in r.items() if not k.startswith("_")} for r in runs],
+        "summary": rows, "correlation_eps_acc": _correlations(runs),
+        "runs": [{k: v for k, v in r.items() if not k.startswith("_")} for r in runs],
         "wall_seconds": time.perf_counter() - t0, "train_seconds_sum": sum(r["seconds"] for r in runs),
         "machine": machine(),
     })

@@ -132,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_mnist and mnist_dir is not None and mnist_dir.is_dir():
         n_train = 400 if args.quick else 8000
         mlam = (1.0,) if args.quick else (0.001, 1.0)
-        datasets.append(("mnist", "MNIST test set, 8k/2k split", mnist_split_bundle(mnist_dir, n_train, 500 if args.quick else None),
+        mnist = mnist_split_bundle(mnist_dir, n_train, 500 if args.quick else None)
+        datasets.append(("mnist", "MNIST test set, 8k/2k split", mnist,
                          Schedule(epochs=args.mnist_epochs or (1 if args.quick else 6)), mlam))
 
     result: dict[str, Any] = {"quick": args.quick, "seeds": seeds, "datasets": {}}

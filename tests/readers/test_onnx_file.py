@@ -346,7 +346,8 @@ def test_corrupt_onnx_files_exit_4(tmp_path: Path) -> None:
     assert "Traceback" not in proc.stderr
 
 
-def test_onnx_is_imported_only_for_onnx_files(tmp_path: Path) -> None:
+def test_onnx_is_never_imported_for_scoring(tmp_path: Path) -> None:
+    """wsep parses ONNX files with its own protobuf reader (issue 5): neither onnx nor torch is loaded."""
     from safetensors.numpy import save_file
 
     st = tmp_path / "m.safetensors"
@@ -367,4 +368,4 @@ def test_onnx_is_imported_only_for_onnx_files(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     flags = [line for line in proc.stdout.splitlines() if line in ("True True", "True False", "False False", "False True")]
-    assert flags == ["False False", "True False"]
+    assert flags == ["False False", "False False"]

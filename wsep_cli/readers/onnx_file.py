@@ -1,80 +1,69 @@
 """ONNX reader: the graph is parsed without external data; one tensor is decoded on request.
 
-Tensors are the graph's initializers and ``Constant`` node values. External data is read by this
-module itself, never by ``onnx``: each location must resolve inside the model's folder (see
+Tensors are the graph's initializers and ``Constant`` node values. The file is parsed by wsep's own
+bounded protobuf reader (:mod:`wsep_cli.readers._onnx_wire`), never by ``onnx``: opening a model
+reads its metadata only, and ``load`` reads the one tensor asked for. External data is read by this
+module itself: each location must resolve inside the model's folder (see
 :mod:`wsep_cli.readers._paths`) and each offset/length must lie inside that file; every reference is
 checked when the model is opened, before anything is read. ``hints()`` names the head the graph
-itself feeds its output from (:mod:`wsep_cli.readers._onnx_head`). ``onnx`` is imported lazily.
+itself feeds its output from (:mod:`wsep_cli.readers._onnx_head`).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
 from wsep_cli.errors import UnreadableError, UnsafeError
 from wsep_cli.readers._onnx_head import ONNX_DTYPE_NAMES, DerivedTensor, FoundHead, find_heads, text
+from wsep_cli.readers._onnx_values import STRING, decode_raw, decode_typed, raw_size
+from wsep_cli.readers._onnx_wire import Attribute, Model, Node, Source, Tensor, parse_model
 from wsep_cli.readers._paths import resolve_inside
 from wsep_cli.readers.base import HeadHint, Reader, TensorInfo
-from wsep_cli.readers.safetensors_file import bf16_to_float32
-
-if TYPE_CHECKING:
-    from onnx import ModelProto, TensorProto
 
 __all__ = ["OnnxReader"]
 
 _EXTERNAL = 1  # TensorProto.DataLocation.EXTERNAL
-_BF16 = 16
-_SUB_BYTE = {21, 22, 23}  # uint4, int4, float4e2m1: two values per byte
-_STRING = 8
 _NP_FLOATS = ("float16", "float32", "float64")
 
 
-def _load_model(path: Path) -> "ModelProto":
-    import onnx
-
+def _load_model(path: Path) -> Model:
     try:
-        model = onnx.load(str(path), load_external_data=False)
-    except Exception as e:  # noqa: BLE001 - protobuf raises DecodeError, RuntimeError, ValueError...
-        raise UnreadableError(f"{path}: not a readable ONNX model ({type(e).__name__}: {e})") from e
-    if not model.HasField("graph"):
+        fd = os.open(path, os.O_RDONLY)
+    except OSError as e:
+        raise UnreadableError(f"{path}: cannot be read ({e.strerror or e})") from e
+    try:
+        model = parse_model(Source(fd, os.fstat(fd).st_size))
+    except UnreadableError as e:
+        raise UnreadableError(f"{path}: not a readable ONNX model ({e})") from e
+    finally:
+        os.close(fd)
+    if model.graph is None:
         raise UnreadableError(f"{path}: the ONNX model has no graph")
     return model
 
 
-def _constant_tensor(node: Any) -> "TensorProto | None":
-    """The value of a ``Constant`` node as a TensorProto (sparse values are not supported)."""
-    from onnx import helper
-
+def _constant_tensor(node: Node) -> Tensor | None:
+    """The value of a ``Constant`` node as a Tensor (sparse values are not supported)."""
+    a: Attribute
     for a in node.attribute:
-        name = text(a.name)
-        if name == "value" and a.type == 4:
-            return a.t
-        if name in ("value_float", "value_int"):
-            dt = 1 if name == "value_float" else 7
-            return helper.make_tensor("value", dt, [], [a.f if dt == 1 else a.i])
-        if name in ("value_floats", "value_ints"):
-            vals = list(a.floats) if name == "value_floats" else list(a.ints)
-            return helper.make_tensor("value", 1 if name == "value_floats" else 7, [len(vals)], vals)
+        if a.name == "value" and a.type == 4:
+            return a.t if a.t is not None else Tensor()
+        if a.name in ("value_float", "value_int"):
+            if a.name == "value_float":
+                return Tensor("value", [], 1, typed={4: [[np.float32(a.f).tobytes()]]})
+            return Tensor("value", [], 7, typed={7: [[a.i]]})
+        if a.name == "value_floats":
+            return Tensor("value", [len(a.floats)], 1, typed={4: [[np.float32(f).tobytes() for f in a.floats]]})
+        if a.name == "value_ints":
+            return Tensor("value", [len(a.ints)], 7, typed={7: [list(a.ints)]})
     return None
-
-
-def _byte_size(name: str, t: "TensorProto", numel: int) -> int | None:
-    """Bytes the tensor's raw data must hold (None for strings, which have no raw form)."""
-    if t.data_type == _STRING:
-        return None
-    if t.data_type in _SUB_BYTE:
-        return (numel + 1) // 2
-    from onnx import helper
-
-    try:
-        return numel * np.dtype(helper.tensor_dtype_to_np_dtype(t.data_type)).itemsize
-    except (KeyError, TypeError, ValueError) as e:
-        raise UnreadableError(f"tensor {name!r} has unknown data type {t.data_type}") from e
 
 
 @dataclass
@@ -82,8 +71,8 @@ class OnnxReader(Reader):
     """One ``.onnx`` model; external data only from files inside its folder."""
 
     format: ClassVar[str] = "onnx"
-    _model: Any = field(default=None, init=False, repr=False)
-    _protos: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
+    _model: Model = field(default_factory=Model, init=False, repr=False)
+    _protos: dict[str, Tensor] = field(default_factory=dict, init=False, repr=False)
     _infos: dict[str, TensorInfo] = field(default_factory=dict, init=False, repr=False)
     _heads: list[FoundHead] = field(default_factory=list, init=False, repr=False)
     _derived: dict[str, DerivedTensor] = field(default_factory=dict, init=False, repr=False)
@@ -92,6 +81,7 @@ class OnnxReader(Reader):
         self.path = Path(self.path)
         self._model = _load_model(self.path)
         graph = self._model.graph
+        assert graph is not None  # _load_model refuses a model without one
         for t in graph.initializer:
             self._add(text(t.name), t)
         for node in graph.node:
@@ -104,7 +94,7 @@ class OnnxReader(Reader):
         self._derived = {h.derived.name: h.derived for h in self._heads if h.derived is not None}
 
     # -- tensors -------------------------------------------------------------------------------------
-    def _add(self, name: str, t: "TensorProto") -> None:
+    def _add(self, name: str, t: Tensor) -> None:
         if name in self._protos:
             return
         dims = tuple(int(d) for d in t.dims)
@@ -163,54 +153,51 @@ class OnnxReader(Reader):
         except UnreadableError:
             return None
 
-    def _decode(self, name: str, t: "TensorProto") -> np.ndarray:
-        from onnx import numpy_helper
-
+    def _decode(self, name: str, t: Tensor) -> np.ndarray:
         info = self._infos[name]
-        expected = _byte_size(name, t, info.numel)
+        if t.has_segment:
+            raise UnreadableError(f"{self.path}: tensor {name!r} is stored in segments, which wsep does not read")
+        try:
+            expected = raw_size(t.data_type, info.numel)
+        except UnreadableError as e:
+            raise UnreadableError(f"{self.path}: tensor {name!r} has {e}") from e
+        raw: bytes | None = None
         if t.data_location == _EXTERNAL:
             raw = self._read_external(name, t, expected)
-        elif t.HasField("raw_data"):
-            raw = t.raw_data
-            if expected is not None and len(raw) != expected:
-                raise UnreadableError(
-                    f"{self.path}: tensor {name!r} holds {len(raw)} bytes but shape {info.shape} "
-                    f"{info.dtype} needs {expected}"
-                )
-        else:
-            return self._decode_typed(name, t)
-        if t.data_type == _BF16:
-            return bf16_to_float32(np.frombuffer(raw, dtype="<u2")).reshape(info.shape)
-        plain = type(t)()
-        plain.CopyFrom(t)
-        del plain.external_data[:]
-        plain.data_location = 0
-        plain.raw_data = raw
+        elif t.raw is not None and t.data_type != STRING:
+            raw = self._read_raw(name, t.raw, expected)
         try:
-            return numpy_helper.to_array(plain)
-        except Exception as e:  # noqa: BLE001 - onnx raises assorted errors on malformed tensors
+            if raw is not None:
+                return decode_raw(raw, t.data_type, info.shape)
+            with self._source() as src:
+                return decode_typed(src, t, info.shape)
+        except Exception as e:  # noqa: BLE001 - numpy raises assorted errors on malformed tensors
             raise UnreadableError(f"{self.path}: tensor {name!r} cannot be decoded ({e})") from e
 
-    def _decode_typed(self, name: str, t: "TensorProto") -> np.ndarray:
-        from onnx import numpy_helper
-
+    def _read_raw(self, name: str, span: tuple[int, int], expected: int | None) -> bytes:
         info = self._infos[name]
-        stored = len(t.float_data) + len(t.int32_data) + len(t.int64_data) + len(t.double_data)
-        stored += len(t.uint64_data) + len(t.string_data)
-        if stored * 2 < info.numel:  # complex values take two slots, 4-bit types pack two per slot
-            raise UnreadableError(f"{self.path}: tensor {name!r} holds {stored} values for shape {info.shape}")
-        if t.data_type == _BF16:
-            bits = np.asarray(t.int32_data, dtype=np.uint32).astype(np.uint16)
-            if bits.size != info.numel:
-                raise UnreadableError(f"{self.path}: tensor {name!r} holds {bits.size} values for shape {info.shape}")
-            return bf16_to_float32(bits).reshape(info.shape)
+        offset, length = span
+        if expected is not None and length != expected:
+            raise UnreadableError(
+                f"{self.path}: tensor {name!r} holds {length} bytes but shape {info.shape} "
+                f"{info.dtype} needs {expected}"
+            )
+        with self._source() as src:
+            return src.read(offset, length)
+
+    @contextmanager
+    def _source(self) -> Iterator[Source]:
         try:
-            return numpy_helper.to_array(t)
-        except Exception as e:  # noqa: BLE001
-            raise UnreadableError(f"{self.path}: tensor {name!r} cannot be decoded ({e})") from e
+            fd = os.open(self.path, os.O_RDONLY)
+        except OSError as e:
+            raise UnreadableError(f"{self.path}: cannot be read ({e.strerror or e})") from e
+        try:
+            yield Source(fd, os.fstat(fd).st_size)
+        finally:
+            os.close(fd)
 
     # -- external data -------------------------------------------------------------------------------
-    def _external_ref(self, name: str, t: "TensorProto") -> tuple[Path, int, int | None]:
+    def _external_ref(self, name: str, t: Tensor) -> tuple[Path, int, int | None]:
         """(real file, offset, length or None) of an external tensor, refusing any escape."""
         ref = {text(e.key): text(e.value) for e in t.external_data}
         file = resolve_inside(self.path.parent, ref.get("location"), what=f"ONNX external data of {name!r}")
@@ -233,7 +220,7 @@ class OnnxReader(Reader):
             if t.data_location == _EXTERNAL:
                 self._external_ref(name, t)
 
-    def _read_external(self, name: str, t: "TensorProto", expected: int | None) -> bytes:
+    def _read_external(self, name: str, t: Tensor, expected: int | None) -> bytes:
         file, offset, length = self._external_ref(name, t)
         if expected is None or (length is not None and length != expected):
             raise UnreadableError(
