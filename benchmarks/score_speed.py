@@ -1,7 +1,8 @@
 """Scoring speed: ``wsep score --json`` against a naive torch script, wall time and peak memory.
 
 Makes its own large files in a temp dir (a sparse 2 GB safetensors with a 1000 x 2048 head, a 1 GB
-zip ``.pt`` written by ``torch.save``, a 131,072 x 1,024 fp16 head) and uses the real ResNet-32
+zip ``.pt`` written by ``torch.save``, a 330 MB ONNX model with a 1000 x 2048 Gemm head, a
+131,072 x 1,024 fp16 head) and uses the real ResNet-32
 ``.th`` and the tutorial ONNX model from ``../shared/data`` when present. Every command runs in a
 fresh child process started by a small launcher, which measures its wall time and its own peak
 memory (``ru_maxrss`` from ``os.wait4``). Each figure is the median of ``--runs`` runs after one untimed warm-up
@@ -178,6 +179,48 @@ def make_big_pt(d: Path) -> Path | None:
     return path
 
 
+def _varint(v: int) -> bytes:
+    out = bytearray()
+    while True:
+        b, v = v & 0x7F, v >> 7
+        out.append(b | (0x80 if v else 0))
+        if not v:
+            return bytes(out)
+
+
+def make_big_onnx(d: Path, backbone_rows: int = 40_000) -> Path | None:
+    """A ~330 MB ONNX model: x -> MatMul(backbone, 40,000 x 2048) -> Relu -> Gemm(fc 1000x2048, transB=1).
+
+    The small part is made by ``onnx.helper``; the backbone initializer is spliced in front of it with
+    its raw_data left as a hole (sparse zeros), so writing the file is instant.
+    """
+    try:
+        from onnx import TensorProto, helper, numpy_helper
+    except ImportError:
+        return None
+    fc = (np.random.default_rng(2).standard_normal((1000, 2048)) * 0.02).astype(np.float32)
+    nodes = [helper.make_node("MatMul", ["x", "backbone.weight"], ["h"]), helper.make_node("Relu", ["h"], ["r"]),
+             helper.make_node("Gemm", ["r", "fc.weight", "fc.bias"], ["logits"], transB=1)]
+    graph = helper.make_graph(nodes, "big", [helper.make_tensor_value_info("x", 1, [1, backbone_rows])],
+                              [helper.make_tensor_value_info("logits", 1, [1, 1000])],
+                              [numpy_helper.from_array(fc, "fc.weight"),
+                               numpy_helper.from_array(np.zeros(1000, np.float32), "fc.bias")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    small_graph = model.graph.SerializeToString()
+    model.ClearField("graph")
+    big = TensorProto(name="backbone.weight", dims=[backbone_rows, 2048], data_type=TensorProto.FLOAT)
+    raw_len = backbone_rows * 2048 * 4
+    t_head = big.SerializeToString() + _varint(9 << 3 | 2) + _varint(raw_len)
+    init_head = _varint(5 << 3 | 2) + _varint(len(t_head) + raw_len) + t_head
+    path = d / "big_330MB.onnx"
+    with path.open("wb") as fh:
+        fh.write(model.SerializeToString() + _varint(7 << 3 | 2) + _varint(len(init_head) + raw_len + len(small_graph)))
+        fh.write(init_head)
+        fh.seek(raw_len, os.SEEK_CUR)
+        fh.write(small_graph)
+    return path
+
+
 def make_huge_head(d: Path, n: int = 131_072, m: int = 1_024) -> Path:
     rng = np.random.default_rng(1)
     path = d / f"huge_{n}x{m}_fp16.safetensors"
@@ -284,6 +327,10 @@ def main() -> None:
         onnx_file = SHARED / "microsoft_windows_machine_learning" / "ImageClassifier.onnx"
         if onnx_file.exists():
             cases.append(("real ImageClassifier.onnx (naive: onnx+numpy)", onnx_file, "onnx"))
+        cases.append(("fixture digits_mlp.onnx (naive: onnx+numpy)", REPO / "fixtures" / "digits_mlp.onnx", "onnx"))
+        big_onnx = make_big_onnx(d)
+        if big_onnx is not None:
+            cases.append(("330 MB ONNX, 1000x2048 Gemm head (naive: onnx+numpy)", big_onnx, "onnx"))
         print(f"\n(test files written in {time.perf_counter() - t:.0f} s)")
         print("\n| file | size | wsep wall (s) | wsep peak (MiB) | naive wall (s) | naive peak (MiB) "
               "| naive/wsep wall | epsilon rel. diff |\n|---|---|---|---|---|---|---|---|")

@@ -95,12 +95,16 @@ def test_score_real_resnet32_without_torch() -> None:
     assert roots(mods, HEAVY + SLOW) == []
 
 
-def test_score_onnx_without_torch() -> None:
-    """The ONNX reader parses protobuf with the onnx package; torch, timm and matplotlib stay out."""
+@pytest.mark.parametrize("rel", ["fixtures/digits_mlp.onnx", "shared:microsoft_windows_machine_learning/ImageClassifier.onnx"])
+def test_score_onnx_without_onnx_or_torch(rel: str) -> None:
+    """The ONNX reader parses protobuf with wsep's own wire reader: neither onnx nor torch is imported."""
     _needs_reader("wsep_cli.readers.onnx_file")
-    proc, mods = imported_modules("score", "--json", str(FIXTURES / "digits_mlp.onnx"))
+    path = shared_file(rel.split(":", 1)[1]) if rel.startswith("shared:") else REPO / rel
+    proc, mods = imported_modules("score", "--json", str(path))
     assert proc.returncode == 0, proc.stderr[-500:]
-    assert roots(mods, tuple(h for h in HEAVY if not h.startswith("onnx")) + ("pydantic", "rich")) == []
+    assert json.loads(proc.stdout)["results"][0]["heads"][0]["layer"] in ("classifier.weight", "fc1.weight")
+    assert roots(mods, HEAVY + SLOW) == []
+    assert "google" not in {m.split(".")[0] for m in mods}  # no protobuf runtime either
 
 
 def test_metrics_module_never_imports_torch() -> None:

@@ -6,7 +6,7 @@ is what ``wsep finetune`` runs.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import torch
 import torch.nn.functional as F
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from wsep_cli.finetune.head import ClassifierHead
     from wsep_cli.finetune.progress import Reporter
 
-__all__ = ["LossSettings", "train_step", "train_epoch", "evaluate", "EpochOutcome"]
+__all__ = ["LossSettings", "loss_terms", "train_step", "train_epoch", "evaluate", "EpochOutcome"]
 
 
 @dataclass(frozen=True)
@@ -34,28 +34,37 @@ class LossSettings:
     track_re: bool = True  # with lam == 0, still compute L_re (no grad) for the logs
 
 
+def loss_terms(logits: "Tensor", alpha: "Tensor", y: "Tensor", weight: "Tensor",
+               loss: LossSettings) -> tuple["Tensor", "Tensor", "Tensor"]:
+    """(L_total, L_cls, L_re) of Eq. 10 for one batch. A pure tensor function, so that
+    ``torch.compile(loss_terms)`` fuses L_re's dozen small kernels (the trainer does with --compile)."""
+    cls = F.cross_entropy(logits.float(), y, label_smoothing=loss.label_smoothing)
+    if loss.lam > 0:
+        re = reconstruction_loss(alpha, y, weight, temperature=loss.temperature,
+                                 detach=loss.detach)  # type: ignore[arg-type]
+        return cls + loss.lam * re, cls, re
+    if loss.track_re:
+        with torch.no_grad():
+            re = reconstruction_loss(alpha, y, weight, temperature=loss.temperature)
+    else:
+        re = torch.zeros((), device=logits.device)
+    return cls, cls, re
+
+
 def train_step(model: "nn.Module", head: "ClassifierHead", optimizer: torch.optim.Optimizer, x: "Tensor",
                y: "Tensor", loss: LossSettings, *, autocast_dtype: Optional[torch.dtype] = None,
-               scaler: Any = None) -> "Tensor":
+               scaler: Any = None, terms: Callable[..., tuple["Tensor", "Tensor", "Tensor"]] = loss_terms) -> "Tensor":
     """Forward, L_cls + lambda * L_re, backward, optimizer step.
+
+    Args:
+        terms: :func:`loss_terms` or a compiled version of it.
 
     Returns:
         detached [total loss, L_cls, L_re, correct predictions] (L_re is 0 if not tracked).
     """
     with torch.autocast(x.device.type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None):
         logits = model(x)
-    cls = F.cross_entropy(logits.float(), y, label_smoothing=loss.label_smoothing)
-    if loss.lam > 0:
-        re = reconstruction_loss(head.features(), y, head.weight, temperature=loss.temperature,
-                                 detach=loss.detach)  # type: ignore[arg-type]
-        total = cls + loss.lam * re
-    else:
-        total = cls
-        if loss.track_re:
-            with torch.no_grad():
-                re = reconstruction_loss(head.features(), y, head.weight, temperature=loss.temperature)
-        else:
-            re = torch.zeros((), device=x.device)
+    total, cls, re = terms(logits, head.features(), y, head.weight, loss)
     optimizer.zero_grad(set_to_none=True)
     if scaler is not None:
         scaler.scale(total).backward()
@@ -90,7 +99,7 @@ def _check(sums: "Tensor", stop: bool, rt: Runtime, epoch: int, step: int) -> bo
 def train_epoch(model: "nn.Module", head: "ClassifierHead", optimizer: torch.optim.Optimizer,
                 batches: "Batches", epoch: int, start_step: int, sums: "Tensor", loss: LossSettings,
                 rt: Runtime, reporter: "Reporter", stop: Any, *, scaler: Any = None,
-                check_every: int = 1) -> EpochOutcome:
+                check_every: int = 1, terms: Callable[..., Any] = loss_terms) -> EpochOutcome:
     """Train from ``start_step`` to the end of ``epoch``, adding
     [loss*B, cls*B, re*B, correct, B] into ``sums`` (this rank's share).
 
@@ -100,7 +109,8 @@ def train_epoch(model: "nn.Module", head: "ClassifierHead", optimizer: torch.opt
     model.train()
     for i, (x, y) in enumerate(batches.epoch(epoch, start_step)):
         step = start_step + i
-        out = train_step(model, head, optimizer, x, y, loss, autocast_dtype=rt.autocast_dtype, scaler=scaler)
+        out = train_step(model, head, optimizer, x, y, loss, autocast_dtype=rt.autocast_dtype, scaler=scaler,
+                         terms=terms)
         b = float(y.shape[0])
         sums += torch.stack([out[0] * b, out[1] * b, out[2] * b, out[3], torch.tensor(b, device=out.device)])
         last = step + 1 == batches.steps

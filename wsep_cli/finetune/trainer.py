@@ -26,7 +26,7 @@ from wsep_cli.finetune.head import find_classifier
 from wsep_cli.finetune.models import build_model, model_spec
 from wsep_cli.finetune.progress import NullReporter, Reporter
 from wsep_cli.finetune.runtime import Runtime, all_reduce_sum, setup_runtime, teardown
-from wsep_cli.finetune.steps import LossSettings, evaluate, train_epoch
+from wsep_cli.finetune.steps import LossSettings, evaluate, loss_terms, train_epoch
 from wsep_cli.finetune.weights import InitReport, load_init
 
 __all__ = ["RunSummary", "run_finetune", "resume_config", "classifier_epsilon"]
@@ -119,9 +119,11 @@ class _Run:
 
             self.train_model = DDP(self.net, device_ids=[rt.device.index] if cuda else None)
         self.eval_model: torch.nn.Module = self.net
-        if cfg.compile:
+        self.terms = loss_terms
+        if cfg.compile:  # the model, and the loss terms so that L_re's small kernels fuse
             self.train_model = torch.compile(self.train_model)  # type: ignore[assignment]
             self.eval_model = self.train_model if not rt.distributed else self.net
+            self.terms = torch.compile(loss_terms)
         kw = dict(seed=cfg.seed, rank=rt.rank, world=rt.world, workers=cfg.workers, channels_last=self.channels_last)
         per_rank = cfg.batch_size
         if rt.world > cfg.batch_size:
@@ -191,7 +193,8 @@ class _Run:
             self.rep.epoch_start(epoch, self.cfg.epochs, self.train_b.steps, self.step)
             t0 = time.perf_counter()
             outcome = train_epoch(self.train_model, self.head, self.optimizer, self.train_b, epoch, self.step, sums,
-                                  self.loss, self.rt, self.rep, stop, scaler=self.scaler, check_every=check_every)
+                                  self.loss, self.rt, self.rep, stop, scaler=self.scaler, check_every=check_every,
+                                  terms=self.terms)
             train_s = seconds0 + time.perf_counter() - t0
             if outcome.interrupted:
                 self.step = outcome.steps_done

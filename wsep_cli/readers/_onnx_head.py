@@ -7,7 +7,8 @@ Flatten, Reshape, Squeeze, Unsqueeze, Identity, Dropout, Relu, Cast, pooling and
 possibly behind ``Transpose``/``Reshape``/``Squeeze``/``Unsqueeze``/``Flatten``/``Cast``/``Identity``.
 An ``Add``/``Sum``/``Mean`` of two computed tensors (a distillation pair) is followed into both.
 
-This module works on the protobuf objects only and never imports ``onnx``. A scalar ``Mul``/``Div``
+This module reads only field names that wsep's own parsed graph (:mod:`wsep_cli.readers._onnx_proto`)
+shares with ``onnx``'s protobuf classes, and never imports ``onnx``. A scalar ``Mul``/``Div``
 on the logits (temperature) is walked through but not folded into the weight; Gemm's ``alpha`` is.
 """
 
@@ -294,7 +295,7 @@ def find_heads(
     """Heads feeding the graph outputs, primary (first output's) first, each weight once.
 
     Args:
-        graph: an ``onnx.GraphProto``.
+        graph: a :class:`wsep_cli.readers._onnx_proto.Graph` (or an ``onnx.GraphProto``).
         infos: stored tensors (initializers and ``Constant`` outputs) by name.
         small_ints: the values of a small constant integer tensor (a Reshape target), else None.
     """

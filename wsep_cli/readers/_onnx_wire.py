@@ -1,35 +1,31 @@
-"""A bounded protobuf wire-format reader for the parts of ``onnx.ModelProto`` that wsep needs.
+"""A bounded protobuf wire-format reader: the byte-level half of wsep's ONNX parser.
 
 ``onnx.load`` costs 0.1-0.3 s of import time and holds the whole model, initializer bytes included,
-in memory. This module reads the file through a small window with ``os.pread``: it walks the message
-structure, keeps names, shapes, attributes and dtypes, and records every tensor payload (``raw_data``,
-packed ``float_data``...) as an (offset, length) span into the file without reading it, so opening a
-2 GB model costs O(metadata). Field numbers follow ``onnx.proto`` (onnx 1.23). Fields of the wrong
-wire type and unknown fields are skipped, as protobuf does; packed and unpacked repeated scalars are
-both accepted; a singular message field seen twice is merged (``graph``, ``AttributeProto.t``).
+in memory. :class:`Source` reads a file through one small window with ``os.pread``; :func:`fields`
+walks one message's fields and hands out length-delimited payloads as (offset, length) spans without
+reading them, so a parser built on it (:mod:`wsep_cli.readers._onnx_proto`) opens a 2 GB model in
+O(metadata). Packed payloads are decoded on request (:func:`packed_values`), vectorised with numpy.
 
-Every varint, length and offset is bounds-checked, nesting is fixed by the schema (groups at most
-:data:`MAX_GROUP_DEPTH` deep), and message counts and string sizes are capped; any malformation
-raises :class:`WireError` (a :class:`~wsep_cli.errors.UnreadableError`, exit 4). Sub-messages wsep
-does not use (value types, functions, training info, sub-graphs) are skipped without validation.
+Every varint, length and offset is bounds-checked; groups (deprecated, skipped as unknown fields)
+nest at most :data:`MAX_GROUP_DEPTH` deep; message counts and string and list sizes are capped. Any
+malformation raises :class:`WireError`, an :class:`~wsep_cli.errors.UnreadableError` (exit 4).
 """
 
 from __future__ import annotations
 
 import os
 import struct
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+from wsep_cli.errors import UnreadableError
 
 if TYPE_CHECKING:
     import numpy as np
 
-from wsep_cli.errors import UnreadableError
-
 __all__ = [
-    "WireError", "Source", "fields", "Entry", "OperatorSetId", "ValueInfo", "Tensor", "Attribute",
-    "Node", "Graph", "Model", "parse_model", "parse_graph", "parse_tensor", "decode_varints",
-    "storage_values", "TYPED_FIELDS", "MAX_GROUP_DEPTH",
+    "WireError", "Source", "fields", "decode_varints", "packed_values", "int64", "int32", "text",
+    "packed_ints", "packed_floats", "VARINT", "I64", "LEN", "I32", "MAX_GROUP_DEPTH", "MAX_STRING",
+    "MAX_LIST_BYTES", "MAX_UNPACKED", "MAX_MESSAGES", "MASK64", "STORAGE",
 ]
 
 VARINT, I64, LEN, SGROUP, EGROUP, I32 = 0, 1, 2, 3, 4, 5
@@ -39,7 +35,7 @@ MAX_MESSAGES = 1_000_000  # nodes + attributes + tensors + ...: far above any re
 MAX_STRING = 1 << 20  # a name, op type or string attribute
 MAX_LIST_BYTES = 1 << 20  # packed dims / attribute ints / floats
 MAX_UNPACKED = 1 << 22  # tensor values stored as one field each (hand-made files only)
-_MASK64 = (1 << 64) - 1
+MASK64 = (1 << 64) - 1
 
 
 class WireError(UnreadableError):
@@ -102,344 +98,107 @@ def _varint(buf: bytes, off: int, lim: int) -> tuple[int, int]:
         off += 1
         result |= (b & 0x7F) << shift
         if b < 0x80:
-            return result & _MASK64, off
+            return result & MASK64, off
         shift += 7
 
 
 def fields(src: Source, start: int, end: int):  # type: ignore[no-untyped-def]
-    """Yield ``(number, wire, a, b)`` for each field of the message in ``[start, end)``.
+    """Yield ``(number, wire, a, b, data)`` for each field of the message in ``[start, end)``.
 
-    VARINT: ``a`` = value. I32/I64: ``a`` = the raw 4/8 bytes. LEN: ``a`` = offset, ``b`` = length.
+    VARINT: ``a`` = value. I32/I64: ``a`` = the raw 4/8 bytes. LEN: ``a`` = file offset, ``b`` =
+    length, ``data`` = the bytes when short (<= 4 KiB) and already in the window, else None.
     Groups (deprecated, never in ONNX) are skipped; unmatched group ends raise :class:`WireError`.
     """
+    groups: list[int] = []
     buf, base = src.window(start) if start < end else (b"", start)
-    pos, groups = start, []
-    while pos < end:
-        if pos - base + 24 > len(buf) and base + len(buf) < end:
+    off, lim = start - base, min(len(buf), end - base)
+    stop = end - base
+    while off < stop:
+        if off + 24 > lim and lim < stop:  # a field header may cross the window: slide it
+            pos = base + off
             buf, base = src.window(pos)
-        off, lim = pos - base, min(len(buf), end - base)
-        key, off = _varint(buf, off, lim)
+            off, lim, stop = pos - base, min(len(buf), end - base), end - base
+            if off >= lim:  # the file is shorter than it was when opened
+                raise WireError(f"the file ended at byte {base + lim}, inside a message that ends at {end}")
+        at = off
+        key = buf[off]
+        if key < 0x80:
+            off += 1
+        else:
+            key, off = _varint(buf, off, lim)
         num, wire = key >> 3, key & 7
         if num == 0 or key > 0xFFFFFFFF:
-            raise WireError(f"invalid field tag {key} at byte {pos}")
-        if wire == VARINT:
-            value, off = _varint(buf, off, lim)
-            pos = base + off
+            raise WireError(f"invalid field tag {key} at byte {base + at}")
+        if wire == LEN:
+            if off < lim and buf[off] < 0x80:
+                n = buf[off]
+                off += 1
+            else:
+                n, off = _varint(buf, off, lim)
+            if n > stop - off:
+                raise WireError(f"field {num} at byte {base + at} claims {n} bytes; its message has {stop - off} left")
             if not groups:
-                yield num, wire, value, 0
-        elif wire in (I32, I64):
+                data = buf[off:off + n] if n <= 4096 and off + n <= lim else None
+                yield num, wire, base + off, n, data
+            off += n
+        elif wire == VARINT:
+            value, off = _varint(buf, off, lim)
+            if not groups:
+                yield num, wire, value, 0, None
+        elif wire == I32 or wire == I64:
             width = 4 if wire == I32 else 8
             if off + width > lim:
-                raise WireError(f"a fixed-width field runs past the end of its message at byte {pos}")
-            pos = base + off + width
+                raise WireError(f"a fixed-width field runs past the end of its message at byte {base + at}")
+            off += width
             if not groups:
-                yield num, wire, buf[off:off + width], 0
-        elif wire == LEN:
-            n, off = _varint(buf, off, lim)
-            at = base + off
-            if n > end - at:
-                raise WireError(f"field {num} at byte {pos} claims {n} bytes; its message has {end - at} left")
-            pos = at + n
-            if not groups:
-                yield num, wire, at, n
+                yield num, wire, buf[off - width:off], 0, None
         elif wire == SGROUP:
             if len(groups) >= MAX_GROUP_DEPTH:
-                raise WireError(f"groups nested more than {MAX_GROUP_DEPTH} deep at byte {pos}")
+                raise WireError(f"groups nested more than {MAX_GROUP_DEPTH} deep at byte {base + at}")
             groups.append(num)
-            pos = base + off
         elif wire == EGROUP and groups and groups[-1] == num:
             groups.pop()
-            pos = base + off
         else:
-            raise WireError(f"invalid wire type {wire} (field {num}) at byte {pos}")
-    if groups or pos != end:
-        raise WireError(f"a message ends inside a group or field at byte {pos}")
+            raise WireError(f"invalid wire type {wire} (field {num}) at byte {base + at}")
+    if groups or off != stop:
+        raise WireError(f"a message ends inside a group or field at byte {base + off}")
 
 
-def _int64(v: int) -> int:
+def int64(v: int) -> int:
     return v - (1 << 64) if v >= 1 << 63 else v
 
 
-def _int32(v: int) -> int:
+def int32(v: int) -> int:
     v &= 0xFFFFFFFF
     return v - (1 << 32) if v >= 1 << 31 else v
 
 
-def _text(src: Source, at: int, n: int) -> str:
-    if n > MAX_STRING:
-        raise WireError(f"a {n}-byte name or string at byte {at} is longer than {MAX_STRING} bytes")
-    return src.read(at, n).decode("utf-8", errors="backslashreplace")
+def text(src: Source, at: int, n: int, data: bytes | None = None) -> str:
+    if data is None:
+        if n > MAX_STRING:
+            raise WireError(f"a {n}-byte name or string at byte {at} is longer than {MAX_STRING} bytes")
+        data = src.read(at, n)
+    return data.decode("utf-8", errors="backslashreplace")
 
 
-def _packed_ints(src: Source, at: int, n: int) -> list[int]:
+def packed_ints(src: Source, at: int, n: int) -> list[int]:
     if n > MAX_LIST_BYTES:
         raise WireError(f"a {n}-byte packed list at byte {at} is longer than {MAX_LIST_BYTES} bytes")
     data, off, out = src.read(at, n), 0, []
     while off < n:
         v, off = _varint(data, off, n)
-        out.append(_int64(v))
+        out.append(int64(v))
     return out
 
 
-def _packed_floats(src: Source, at: int, n: int) -> list[float]:
+def packed_floats(src: Source, at: int, n: int) -> list[float]:
     if n > MAX_LIST_BYTES or n % 4:
         raise WireError(f"a packed float list at byte {at} has {n} bytes (not a multiple of 4, or too long)")
     return list(struct.unpack(f"<{n // 4}f", src.read(at, n)))
 
 
-@dataclass
-class Entry:
-    """StringStringEntryProto."""
-
-    key: str = ""
-    value: str = ""
-
-
-@dataclass
-class OperatorSetId:
-    domain: str = ""
-    version: int = 0
-
-
-@dataclass
-class ValueInfo:
-    """ValueInfoProto: its name only (types are skipped)."""
-
-    name: str = ""
-
-
-# TensorProto storage fields -> the wire type of one element when unpacked
-TYPED_FIELDS = {4: I32, 5: VARINT, 7: VARINT, 10: I64, 11: VARINT}
-
-
-@dataclass
-class Tensor:
-    """TensorProto metadata; payloads stay in the file as spans.
-
-    ``raw``: (offset, length) of ``raw_data`` or None. ``typed[f]``: parts of storage field ``f``
-    (4 float_data, 5 int32_data, 7 int64_data, 10 double_data, 11 uint64_data), each a packed span
-    ``(offset, length)`` or a list of unpacked elements (ints, or 4/8 raw bytes). ``inline``: values
-    made by wsep itself (``Constant`` ``value_float``...), as (field, list) in storage form.
-    """
-
-    name: str = ""
-    dims: list[int] = field(default_factory=list)
-    data_type: int = 0
-    data_location: int = 0
-    external_data: list[Entry] = field(default_factory=list)
-    raw: tuple[int, int] | None = None
-    typed: dict[int, list[tuple[int, int] | list]] = field(default_factory=dict)  # type: ignore[type-arg]
-    string_data: list[tuple[int, int]] = field(default_factory=list)
-    has_segment: bool = False
-    unpacked: int = 0
-
-
-@dataclass
-class Attribute:
-    name: str = ""
-    type: int = 0
-    f: float = 0.0
-    i: int = 0
-    s: bytes = b""
-    t: Tensor | None = None
-    floats: list[float] = field(default_factory=list)
-    ints: list[int] = field(default_factory=list)
-
-
-@dataclass
-class Node:
-    input: list[str] = field(default_factory=list)
-    output: list[str] = field(default_factory=list)
-    name: str = ""
-    op_type: str = ""
-    domain: str = ""
-    attribute: list[Attribute] = field(default_factory=list)
-
-
-@dataclass
-class Graph:
-    node: list[Node] = field(default_factory=list)
-    name: str = ""
-    initializer: list[Tensor] = field(default_factory=list)
-    input: list[ValueInfo] = field(default_factory=list)
-    output: list[ValueInfo] = field(default_factory=list)
-    value_info: list[ValueInfo] = field(default_factory=list)
-
-
-@dataclass
-class Model:
-    ir_version: int = 0
-    producer_name: str = ""
-    producer_version: str = ""
-    domain: str = ""
-    model_version: int = 0
-    graph: Graph | None = None
-    opset_import: list[OperatorSetId] = field(default_factory=list)
-    metadata_props: list[Entry] = field(default_factory=list)
-
-
-def _entry(src: Source, at: int, n: int) -> Entry:
-    src.count()
-    e = Entry()
-    for num, wire, a, b in fields(src, at, at + n):
-        if num == 1 and wire == LEN:
-            e.key = _text(src, a, b)
-        elif num == 2 and wire == LEN:
-            e.value = _text(src, a, b)
-    return e
-
-
-def _named(src: Source, at: int, n: int) -> ValueInfo:
-    src.count()
-    v = ValueInfo()
-    for num, wire, a, b in fields(src, at, at + n):
-        if num == 1 and wire == LEN:
-            v.name = _text(src, a, b)
-    return v
-
-
-def parse_tensor(src: Source, spans: list[tuple[int, int]]) -> Tensor:
-    """TensorProto from one or more (merged) byte spans."""
-    src.count()
-    t = Tensor()
-    for at, n in spans:
-        for num, wire, a, b in fields(src, at, at + n):
-            if num in TYPED_FIELDS and wire in (LEN, TYPED_FIELDS[num]):
-                parts = t.typed.setdefault(num, [])
-                if wire == LEN:
-                    parts.append((a, b))
-                    continue
-                t.unpacked += 1
-                if t.unpacked > MAX_UNPACKED:
-                    raise WireError(f"tensor {t.name!r} stores more than {MAX_UNPACKED} unpacked values")
-                if not parts or isinstance(parts[-1], tuple):
-                    parts.append([])
-                parts[-1].append(a)  # type: ignore[union-attr]
-            elif num == 1 and wire == VARINT:
-                t.dims.append(_int64(a))
-            elif num == 1 and wire == LEN:
-                t.dims.extend(_packed_ints(src, a, b))
-            elif num == 2 and wire == VARINT:
-                t.data_type = _int32(a)
-            elif num == 3 and wire == LEN:
-                t.has_segment = True
-            elif num == 6 and wire == LEN:
-                t.string_data.append((a, b))
-            elif num == 8 and wire == LEN:
-                t.name = _text(src, a, b)
-            elif num == 9 and wire == LEN:
-                t.raw = (a, b)
-            elif num == 13 and wire == LEN:
-                t.external_data.append(_entry(src, a, b))
-            elif num == 14 and wire == VARINT and a in (0, 1):  # a closed enum: other values are dropped
-                t.data_location = a
-    if len(t.dims) > 4096:
-        raise WireError(f"tensor {t.name!r} has {len(t.dims)} dimensions")
-    return t
-
-
-def _attribute(src: Source, at: int, n: int) -> Attribute:
-    src.count()
-    attr, t_spans = Attribute(), []
-    for num, wire, a, b in fields(src, at, at + n):
-        if num == 1 and wire == LEN:
-            attr.name = _text(src, a, b)
-        elif num == 20 and wire == VARINT and a <= 14:  # AttributeType, a closed enum
-            attr.type = a
-        elif num == 2 and wire == I32:
-            attr.f = struct.unpack("<f", a)[0]
-        elif num == 3 and wire == VARINT:
-            attr.i = _int64(a)
-        elif num == 4 and wire == LEN:
-            attr.s = src.read(a, b) if b <= MAX_STRING else b""
-        elif num == 5 and wire == LEN:
-            t_spans.append((a, b))
-        elif num == 7 and wire == I32:
-            attr.floats.append(struct.unpack("<f", a)[0])
-        elif num == 7 and wire == LEN:
-            attr.floats.extend(_packed_floats(src, a, b))
-        elif num == 8 and wire == VARINT:
-            attr.ints.append(_int64(a))
-        elif num == 8 and wire == LEN:
-            attr.ints.extend(_packed_ints(src, a, b))
-        if len(attr.floats) + len(attr.ints) > MAX_LIST_BYTES:
-            raise WireError(f"attribute {attr.name!r} holds more than {MAX_LIST_BYTES} values")
-    if t_spans:
-        attr.t = parse_tensor(src, t_spans)
-    return attr
-
-
-def _node(src: Source, at: int, n: int) -> Node:
-    src.count()
-    node = Node()
-    for num, wire, a, b in fields(src, at, at + n):
-        if wire != LEN:
-            continue
-        if num == 1:
-            node.input.append(_text(src, a, b))
-        elif num == 2:
-            node.output.append(_text(src, a, b))
-        elif num == 3:
-            node.name = _text(src, a, b)
-        elif num == 4:
-            node.op_type = _text(src, a, b)
-        elif num == 7:
-            node.domain = _text(src, a, b)
-        elif num == 5:
-            node.attribute.append(_attribute(src, a, b))
-    return node
-
-
-def parse_graph(src: Source, spans: list[tuple[int, int]]) -> Graph:
-    """GraphProto from one or more (merged) byte spans; sub-graphs and types are not read."""
-    src.count()
-    g = Graph()
-    lists = {11: g.input, 12: g.output, 13: g.value_info}
-    for at, n in spans:
-        for num, wire, a, b in fields(src, at, at + n):
-            if wire != LEN:
-                continue
-            if num == 1:
-                g.node.append(_node(src, a, b))
-            elif num == 5:
-                g.initializer.append(parse_tensor(src, [(a, b)]))
-            elif num in lists:
-                lists[num].append(_named(src, a, b))
-            elif num == 2:
-                g.name = _text(src, a, b)
-    return g
-
-
-def parse_model(src: Source) -> Model:
-    """The ModelProto that fills ``src`` (a whole file); raises :class:`WireError` when malformed."""
-    m, graph_spans = Model(), []
-    for num, wire, a, b in fields(src, 0, src.size):
-        if wire == VARINT and num in (1, 5):
-            setattr(m, "ir_version" if num == 1 else "model_version", _int64(a))
-        elif wire != LEN:
-            continue
-        elif num == 7:
-            graph_spans.append((a, b))
-        elif num == 8:
-            src.count()
-            o = OperatorSetId()
-            for n2, w2, a2, b2 in fields(src, a, a + b):
-                if n2 == 1 and w2 == LEN:
-                    o.domain = _text(src, a2, b2)
-                elif n2 == 2 and w2 == VARINT:
-                    o.version = _int64(a2)
-            m.opset_import.append(o)
-        elif num == 14:
-            m.metadata_props.append(_entry(src, a, b))
-        elif num in (2, 3, 4):
-            setattr(m, {2: "producer_name", 3: "producer_version", 4: "domain"}[num], _text(src, a, b))
-    if graph_spans:
-        m.graph = parse_graph(src, graph_spans)
-    return m
-
-
-# --------------------------------------------------------------------------- tensor payloads
-_STORAGE = {4: "<f4", 5: "<i4", 7: "<i8", 10: "<f8", 11: "<u8"}
+# --------------------------------------------------------------------------- packed payloads
+STORAGE = {4: "<f4", 5: "<i4", 7: "<i8", 10: "<f8", 11: "<u8"}  # TensorProto field -> element type
 _CHUNK = 4 << 20
 
 
@@ -462,14 +221,15 @@ def decode_varints(data: bytes) -> "np.ndarray":
     return np.add.reduceat(vals, starts)
 
 
-def _packed(src: Source, field_no: int, at: int, n: int) -> "np.ndarray":
+def packed_values(src: Source, field_no: int, at: int, n: int) -> "np.ndarray":
+    """A packed TensorProto storage field (4 float, 10 double: fixed width; else varints as uint64)."""
     import numpy as np
 
     if field_no in (4, 10):  # fixed width
         width = 4 if field_no == 4 else 8
         if n % width:
             raise WireError(f"a packed field of {n} bytes at byte {at} is not a multiple of {width}")
-        return np.frombuffer(src.read(at, n), dtype=_STORAGE[field_no])
+        return np.frombuffer(src.read(at, n), dtype=STORAGE[field_no])
     pieces, pos, end = [], at, at + n
     while pos < end:  # chunked, so a large list never needs 8x its size in temporaries
         data = src.read(pos, min(_CHUNK, end - pos))
@@ -481,24 +241,3 @@ def _packed(src: Source, field_no: int, at: int, n: int) -> "np.ndarray":
         pieces.append(decode_varints(data))
         pos += len(data)
     return np.concatenate(pieces) if pieces else np.zeros(0, np.uint64)
-
-
-def storage_values(src: Source, t: Tensor, field_no: int) -> "np.ndarray":
-    """The values of storage field ``field_no`` of ``t`` in its protobuf type (int32 truncated)."""
-    import numpy as np
-
-    out = []
-    for part in t.typed.get(field_no, []):
-        if isinstance(part, tuple):
-            out.append(_packed(src, field_no, *part))
-        elif field_no in (4, 10):
-            out.append(np.frombuffer(b"".join(part), dtype=_STORAGE[field_no]))
-        else:
-            out.append(np.array([v & _MASK64 for v in part], dtype=np.uint64))
-    arr = np.concatenate(out) if out else np.zeros(0, _STORAGE[field_no])
-    if field_no == 5:
-        return arr.astype(np.uint64).astype(np.uint32).view(np.int32)
-    if field_no == 7:
-        return arr.astype(np.uint64).view(np.int64)
-    return arr.astype(_STORAGE[field_no], copy=False)
-

@@ -1,7 +1,7 @@
 """ONNX reader: the graph is parsed without external data; one tensor is decoded on request.
 
 Tensors are the graph's initializers and ``Constant`` node values. The file is parsed by wsep's own
-bounded protobuf reader (:mod:`wsep_cli.readers._onnx_wire`), never by ``onnx``: opening a model
+bounded protobuf reader (:mod:`wsep_cli.readers._onnx_proto`), never by ``onnx``: opening a model
 reads its metadata only, and ``load`` reads the one tensor asked for. External data is read by this
 module itself: each location must resolve inside the model's folder (see
 :mod:`wsep_cli.readers._paths`) and each offset/length must lie inside that file; every reference is
@@ -23,7 +23,8 @@ import numpy as np
 from wsep_cli.errors import UnreadableError, UnsafeError
 from wsep_cli.readers._onnx_head import ONNX_DTYPE_NAMES, DerivedTensor, FoundHead, find_heads, text
 from wsep_cli.readers._onnx_values import STRING, decode_raw, decode_typed, raw_size
-from wsep_cli.readers._onnx_wire import Attribute, Model, Node, Source, Tensor, parse_model
+from wsep_cli.readers._onnx_proto import Attribute, Model, Node, Tensor, parse_model
+from wsep_cli.readers._onnx_wire import Source
 from wsep_cli.readers._paths import resolve_inside
 from wsep_cli.readers.base import HeadHint, Reader, TensorInfo
 
@@ -42,6 +43,8 @@ def _load_model(path: Path) -> Model:
         model = parse_model(Source(fd, os.fstat(fd).st_size))
     except UnreadableError as e:
         raise UnreadableError(f"{path}: not a readable ONNX model ({e})") from e
+    except OSError as e:
+        raise UnreadableError(f"{path}: cannot be read ({e.strerror or e})") from e
     finally:
         os.close(fd)
     if model.graph is None:
@@ -193,6 +196,8 @@ class OnnxReader(Reader):
             raise UnreadableError(f"{self.path}: cannot be read ({e.strerror or e})") from e
         try:
             yield Source(fd, os.fstat(fd).st_size)
+        except OSError as e:
+            raise UnreadableError(f"{self.path}: cannot be read ({e.strerror or e})") from e
         finally:
             os.close(fd)
 
