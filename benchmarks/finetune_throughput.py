@@ -6,7 +6,7 @@ compiled, fp32 vs bf16, on the current device (issue 5, "Finetune").
 
 It times :func:`wsep_cli.finetune.steps.train_step` on device-resident synthetic CIFAR-shaped data
 with the trainer's batched augmentation (:class:`~wsep_cli.finetune.batches.TensorBatches`), so the
-figures are the trainer's. Configurations are interleaved (A B A B ...) and the best and
+figures are the trainer's. Configurations are interleaved (A B B A ...) and the best and
 median of ``--repeats`` blocks are reported: other jobs on a shared machine only ever slow a block
 down, so the best block is the cleanest CE vs CE + L_re comparison. Defaults: on CUDA every combination (one run < 5 min on an H100: two compilations of
 ~1 min each); on the CPU eager fp32 only (``--precisions fp32,bf16`` and ``--compile`` add the others; CPU bf16
@@ -113,8 +113,8 @@ def throughput(args: argparse.Namespace, device: torch.device, out: Callable[[st
         bench.run(s, args.warmup)
     out(f"warm-up and compilation: {time.perf_counter() - t0:.1f} s")
     results: dict[Setting, list[float]] = {s: [] for s in settings}
-    for _ in range(args.repeats):
-        for s in settings:
+    for r in range(args.repeats):  # A B B A ...: cancels drift and any first/second-in-pair effect
+        for s in (settings if r % 2 == 0 else settings[::-1]):
             results[s].append(bench.run(s, args.steps))
     # Other jobs only ever slow a block down, so the best block is the least disturbed estimate.
     out(f"{'setting':27s} {'best img/s':>10s} {'median':>8s} {'worst':>8s}  L_re cost (best vs best)")
@@ -195,10 +195,10 @@ def main(argv: list[str] | None = None) -> int:
     if cuda:
         torch.backends.cudnn.benchmark = True
     out = lambda line: print(line, flush=True)  # noqa: E731
-    out(f"# finetune_throughput: {args.model}, batch {args.batch_size}, {device}: {machine(device)}")
-    out(f"# command: python benchmarks/finetune_throughput.py {' '.join(sys.argv[1:] if argv is None else argv)}")
     if args.threads:
         torch.set_num_threads(args.threads)
+    out(f"# finetune_throughput: {args.model}, batch {args.batch_size}, {device}: {machine(device)}")
+    out(f"# command: python benchmarks/finetune_throughput.py {' '.join(sys.argv[1:] if argv is None else argv)}")
     step_s = None
     if args.profile:
         profile(args, device, out)

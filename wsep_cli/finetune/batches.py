@@ -58,16 +58,17 @@ class TensorBatches(Batches):
     def epoch(self, epoch: int, start_step: int = 0) -> Iterator[Batch]:
         b = self.bundle
         plan = plan_epoch(self.n, self.seed, epoch, b.pad, b.flip) if self.train else None
-        order = plan.order.to(self.device) if plan is not None else None
+        if plan is not None:  # one copy per epoch, not per step
+            order, dx, dy, flip = (t.to(self.device) for t in (plan.order, plan.dx, plan.dy, plan.flip))
         for step in range(start_step, self.steps):
             pos = self.positions(step)
-            if plan is None or order is None:
+            if plan is None:
                 xb, yb = self.x[pos], self.y[pos]
             else:
                 idx = order[pos]
                 xb, yb = self.x[idx], self.y[idx]
-                xb = random_crop(xb, b.pad, plan.dx[pos], plan.dy[pos])
-                xb = apply_flip(xb, plan.flip[pos])
+                xb = random_crop(xb, b.pad, dx[pos], dy[pos])
+                xb = apply_flip(xb, flip[pos])
             xb = normalize(xb, self.mean, self.std).contiguous(memory_format=self.memory_format)
             yield xb, yb
 

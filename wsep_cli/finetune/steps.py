@@ -112,7 +112,9 @@ def train_epoch(model: "nn.Module", head: "ClassifierHead", optimizer: torch.opt
         out = train_step(model, head, optimizer, x, y, loss, autocast_dtype=rt.autocast_dtype, scaler=scaler,
                          terms=terms)
         b = float(y.shape[0])
-        sums += torch.stack([out[0] * b, out[1] * b, out[2] * b, out[3], torch.tensor(b, device=out.device)])
+        sums[:3].add_(out[:3], alpha=b)  # in place, no host-to-device copy, no sync
+        sums[3].add_(out[3])
+        sums[4].add_(b)
         last = step + 1 == batches.steps
         if (step + 1) % check_every == 0 or last:
             stopping = _check(sums, bool(stop.requested), rt, epoch, step)

@@ -100,7 +100,7 @@ class _Run:
         # ---- network ----
         self.net = build_model(self.spec, self.data.num_classes, self.data.in_channels)
         self.init_report = load_init(self.net, cfg.init) if cfg.init and not resume else None
-        arch = [c for c in _timm_classifiers(self.spec.timm_arch)] if self.spec.timm_arch else None
+        arch = _timm_classifiers(self.spec.timm_arch) or None
         self.head = find_classifier(self.net, layer=cfg.layer, arch_classifiers=arch).attach()
         cuda = rt.device.type == "cuda"
         self.channels_last = cuda and cfg.channels_last
@@ -284,7 +284,7 @@ def io_check(out: Path, cfg: FinetuneConfig, resume: bool, overwrite: bool) -> N
     """Refuse an unusable or occupied output folder before any work is done."""
     from wsep_cli.finetune.atomic import check_writable
 
-    if not resume and not overwrite and not cfg.eval_only and (out / io.CHECKPOINT).exists():
+    if not resume and not overwrite and (out / io.CHECKPOINT).exists():  # --eval-only too: it rewrites metrics
         raise TrainingError(f"--output {out} already holds a run; continue it with `wsep finetune --resume {out}`, "
                             "or pass --overwrite to start over")
     check_writable(out, 64 * 2**20)
