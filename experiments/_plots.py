@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -103,15 +103,7 @@ def plot_acc_vs_eps(groups: dict[str, tuple[Sequence[float], Sequence[float]]], 
     for name, (eps, acc) in groups.items():
         ax.scatter(eps, acc, s=12, label=name)
     ax.set_xscale("log")
-    ax.set_xlabel("ε(V)", fontsize=8)
-    ax.set_ylabel("test accuracy", fontsize=8)
-    ax.tick_params(labelsize=7)
-    ax.legend(fontsize=6)
-    ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
+    _finish(fig, ax, path, title, xlabel="ε(V)", ylabel="test accuracy")
 
 
 def plot_eps_curves(curves: dict[str, np.ndarray], path: Path, title: str) -> None:
@@ -128,8 +120,15 @@ def plot_eps_curves(curves: dict[str, np.ndarray], path: Path, title: str) -> No
         ax.plot(x, m, lw=1.2, label=name)
         ax.fill_between(x, m - s, m + s, alpha=0.2)
     ax.set_yscale("log")
-    ax.set_xlabel("epoch", fontsize=8)
-    ax.set_ylabel("ε(V)", fontsize=8)
+    _finish(fig, ax, path, title, xlabel="epoch", ylabel="ε(V)")
+
+
+def _finish(fig: Any, ax: Any, path: Path, title: str, *, xlabel: str, ylabel: str) -> None:
+    """Shared styling of the small one-axis figures, then save and close."""
+    import matplotlib.pyplot as plt
+
+    ax.set_xlabel(xlabel, fontsize=8)
+    ax.set_ylabel(ylabel, fontsize=8)
     ax.tick_params(labelsize=7)
     ax.legend(fontsize=6)
     ax.set_title(title, fontsize=9)

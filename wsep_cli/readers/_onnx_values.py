@@ -14,7 +14,7 @@ import numpy as np
 from wsep_cli.errors import UnreadableError
 from wsep_cli.readers._onnx_proto import Tensor, storage_values
 from wsep_cli.readers._onnx_wire import Source
-from wsep_cli.readers.safetensors_file import bf16_to_float32
+from wsep_cli.readers.base import bf16_to_float32
 
 __all__ = ["raw_size", "decode_raw", "decode_typed", "STRING", "BF16"]
 

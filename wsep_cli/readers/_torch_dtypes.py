@@ -13,6 +13,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from wsep_cli.readers.base import bf16_to_float32
+
 __all__ = ["DType", "DTYPES", "STORAGE_DTYPES", "decode", "numpy_dtype"]
 
 
@@ -164,7 +166,7 @@ def decode(raw: np.ndarray, dtype: DType) -> np.ndarray:
     if dtype.kind == "native":
         return raw
     if dtype.kind == "bf16":
-        return (raw.astype(np.uint32) << 16).view(np.float32)
+        return bf16_to_float32(raw)
     if dtype.kind == "f8":
         return _float8_table(dtype.name)[raw]
     raise ValueError(f"dtype {dtype.name} cannot be decoded")

@@ -23,6 +23,7 @@ from wsep_cli.readers._inert import (
     check_ints,
 )
 from wsep_cli.readers._torch_dtypes import DTYPES, STORAGE_DTYPES, DType
+from wsep_cli.readers.base import shape_numel
 
 __all__ = [
     "StorageRef",
@@ -76,10 +77,7 @@ class TensorRef:
 
     @property
     def numel(self) -> int:
-        n = 1
-        for d in self.shape:
-            n *= d
-        return n
+        return shape_numel(self.shape)
 
     @property
     def extent(self) -> int:

@@ -14,7 +14,20 @@ from typing import ClassVar
 
 import numpy as np
 
-__all__ = ["TensorInfo", "HeadHint", "Reader"]
+__all__ = ["TensorInfo", "HeadHint", "Reader", "shape_numel", "bf16_to_float32"]
+
+
+def shape_numel(shape: tuple[int, ...]) -> int:
+    """Number of elements of a shape, as a Python int (never overflows)."""
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+def bf16_to_float32(raw: np.ndarray) -> np.ndarray:
+    """Exact bfloat16 -> float32 upcast of raw uint16 bits: bfloat16 is the top half of a float32."""
+    return (raw.astype(np.uint32) << 16).view(np.float32)
 
 
 @dataclass(frozen=True)
@@ -27,10 +40,7 @@ class TensorInfo:
 
     @property
     def numel(self) -> int:
-        n = 1
-        for d in self.shape:
-            n *= d
-        return n
+        return shape_numel(self.shape)
 
 
 @dataclass(frozen=True)

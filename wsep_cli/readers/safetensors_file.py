@@ -16,7 +16,7 @@ from typing import ClassVar
 import numpy as np
 
 from wsep_cli.errors import UnreadableError
-from wsep_cli.readers.base import Reader, TensorInfo
+from wsep_cli.readers.base import Reader, TensorInfo, bf16_to_float32
 
 __all__ = ["SafetensorsReader", "parse_header", "MAX_HEADER_BYTES"]
 
@@ -49,10 +49,6 @@ class _Entry:
     start: int
     end: int
 
-
-def bf16_to_float32(raw: np.ndarray) -> np.ndarray:
-    """Exact bfloat16 -> float32 upcast: bfloat16 is the top half of a float32."""
-    return (raw.astype(np.uint32) << 16).view(np.float32)
 
 
 def parse_header(path: Path) -> tuple[dict[str, _Entry], dict[str, str], int]:
