@@ -337,6 +337,11 @@ def main() -> None:
         for label, path, kind in cases:
             print(score_case(label, path, kind, env, args.runs), flush=True)
 
+        print("\nDefault output, a Rich table (`wsep score FILE`):\n\n| file | wsep wall (s) | wsep peak (MiB) |\n|---|---|---|")
+        for label, path, _ in cases[:2]:
+            wall, peak, rc, _, err = median_runs([*wsep_cmd(), "score", str(path)], env, args.runs)
+            print(f"| {label} | {wall:.2f} | {peak:.0f} |" if rc == 0 else f"| {label} | failed (exit {rc}) | |", flush=True)
+
         heads = [] if args.skip_huge else [(131_072, 1_024)]
         if args.exact_case:
             heads.append((32_768, 1_024))  # the largest head whose pair statistics are exact on the CPU

@@ -83,6 +83,17 @@ def test_score_pytorch_files_without_torch(name: str) -> None:
     proc, mods = imported_modules("score", "--json", str(path))
     assert proc.returncode == 0, proc.stderr[-500:]
     assert roots(mods, HEAVY + SLOW) == []
+    assert "pickletools" not in mods  # ~20 ms; the opcode table is written out in _pickle_scan
+
+
+def test_score_without_gate_settings_skips_the_gate_modules() -> None:
+    """No threshold and no baseline: the gate and baseline code is never loaded (start-up time)."""
+    proc, mods = imported_modules("score", "--json", str(FIXTURES / "digits_mlp.safetensors"))
+    assert proc.returncode == 0, proc.stderr[-500:]
+    assert {"wsep_cli.gate", "wsep_cli.baseline"} & mods == set()
+    proc, mods = imported_modules("score", "--json", "--max-epsilon", "1e9", str(FIXTURES / "digits_mlp.safetensors"))
+    assert proc.returncode == 0, proc.stderr[-500:]
+    assert "wsep_cli.gate" in mods
 
 
 def test_score_real_resnet32_without_torch() -> None:

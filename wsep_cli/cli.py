@@ -12,7 +12,7 @@ from typing import List, Optional
 
 import typer
 
-from wsep_cli import _fast_typer
+from wsep_cli import _fast_typer, startup
 from wsep_cli.errors import ExitCode, UsageError, WsepError
 
 EXIT_CODES_HELP = (
@@ -115,6 +115,7 @@ def score(
     from wsep_cli.report import OutputFormat, ScoreReport, render
     from wsep_cli.score import ScoreOptions, expand_paths, overall_exit_code, score_paths
 
+    startup.ready()
     try:
         out_fmt = OutputFormat("json" if json_out else fmt)
     except ValueError:
@@ -181,6 +182,7 @@ def layers(
     """List candidate classifier matrices, mark the chosen one and say why."""
     from wsep_cli.score import ScoreOptions, list_layers
 
+    startup.ready()
     try:
         fmt, rows = list_layers(path, ScoreOptions(layer=layer, arch=arch, random_init=random_init))
     except WsepError as e:
@@ -216,6 +218,7 @@ def compare(
     from wsep_cli.report.compare_view import CompareFormat
     from wsep_cli.score import ScoreOptions
 
+    startup.ready()
     try:
         out_fmt = CompareFormat(fmt)
     except ValueError:
@@ -242,6 +245,7 @@ def plot(
     from wsep_cli.plots import load_classifier, plot_data, render_png
     from wsep_cli.score import expand_paths
 
+    startup.ready()
     try:
         if not output.parent.is_dir():
             raise UsageError(f"--output {output}: the folder {output.parent} does not exist")
@@ -307,6 +311,7 @@ def finetune(
     """Train or fine-tune with L_cls + lambda * L_re (feed-backward reconstruction), tracking epsilon(W)."""
     from wsep_cli.finetune.options import config_from_options
 
+    startup.ready()
     values = dict(model=model, data=data, data_dir=str(data_dir) if data_dir else None, init=init, eval_only=eval_only,
                   epochs=epochs, batch_size=batch_size, lr=lr, momentum=momentum, weight_decay=weight_decay,
                   schedule=schedule, lam=lam, re_temperature=re_temperature, re_detach=re_detach,

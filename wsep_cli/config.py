@@ -19,18 +19,15 @@ import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
-from wsep_cli.baseline import Baseline, load_baseline
 from wsep_cli.errors import ConfigError
-from wsep_cli.gate import GateReport, Thresholds, evaluate
 from wsep_cli.pathglob import glob_matches
-from wsep_cli.results import FileResult
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
+if TYPE_CHECKING:  # the gate, baseline and TOML modules load only when a run uses them
+    from wsep_cli.baseline import Baseline
+    from wsep_cli.gate import GateReport, Thresholds
+    from wsep_cli.results import FileResult
 
 __all__ = [
     "KEYS",
@@ -97,6 +94,8 @@ class GateSettings:
     exit_zero: bool = False
 
     def thresholds_for(self, path: str) -> Thresholds:
+        from wsep_cli.gate import Thresholds
+
         merged = {k: v for k, v in self.config.for_path(path).items() if k in OVERRIDE_KEYS}
         merged.update({k: v for k, v in self.env.items() if k in OVERRIDE_KEYS})
         merged.update(self.cli_thresholds)
@@ -104,12 +103,18 @@ class GateSettings:
 
     def load_baseline(self) -> Baseline | None:
         """The baseline report, read now so that a bad one fails before any scoring (exit 2)."""
-        return load_baseline(self.baseline) if self.baseline is not None else None
+        if self.baseline is None:
+            return None
+        from wsep_cli.baseline import load_baseline
+
+        return load_baseline(self.baseline)
 
     def evaluate(self, results: Iterable[FileResult], baseline: Baseline | None) -> GateReport | None:
         """The gate's verdicts, or ``None`` when no threshold or baseline is configured."""
         if not self.active:
             return None
+        from wsep_cli.gate import evaluate
+
         return evaluate(
             results,
             thresholds=self.thresholds_for,
@@ -195,6 +200,10 @@ def load_config(path: Path | None = None, *, cwd: Path | None = None) -> WsepCon
         text = path.read_text(encoding="utf-8")
     except OSError as e:
         raise ConfigError(f"--config {path}: cannot read ({e.strerror or e})") from e
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on Python 3.10 only
+        import tomli as tomllib
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:

@@ -14,8 +14,9 @@ same pass.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ContextManager
 
 import numpy as np
 
@@ -23,7 +24,7 @@ from wsep_cli.errors import NonFiniteError
 from wsep_cli.metrics_backend import Backend
 from wsep_cli.metrics_config import MetricsConfig, RowSource
 
-__all__ = ["GramSummary", "gram_summary", "eigvalsh_sym"]
+__all__ = ["GramSummary", "gram_summary", "eigvalsh_sym", "one_blas_thread"]
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,15 @@ def _raise_nonfinite(src: RowSource, layer: str, block_elems: int) -> None:
     )
 
 
+def one_blas_thread() -> ContextManager[Any]:
+    """numpy's BLAS/LAPACK on one thread inside the block (process-wide, restored on exit)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - a scikit-learn dependency
+        return nullcontext()
+    return threadpool_limits(1, user_api="blas")
+
+
 def eigvalsh_sym(g: np.ndarray) -> np.ndarray:
     """Eigenvalues of a symmetric matrix, ascending, on one BLAS thread.
 
@@ -134,11 +144,7 @@ def eigvalsh_sym(g: np.ndarray) -> np.ndarray:
     """
     if g.shape[0] < 256:
         return np.linalg.eigvalsh(g)
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - a scikit-learn dependency
-        return np.linalg.eigvalsh(g)
-    with threadpool_limits(1, user_api="blas"):
+    with one_blas_thread():
         return np.linalg.eigvalsh(g)
 
 
@@ -179,14 +185,17 @@ def _tall(src: RowSource, be: Backend, cfg: MetricsConfig, layer: str, unit: boo
 
 def _wide(src: RowSource, be: Backend, cfg: MetricsConfig, layer: str, unit: bool, spectrum: bool) -> GramSummary:
     n, m = src.n, src.m
-    g = be.zeros((n, n))
+    g: Any = None
     step = max(1, cfg.block_elems // n)
     for c in range(0, m, step):
         x = src.cols(c, c + step)
-        if not be.isfinite_all(x):
-            _raise_nonfinite(src, layer, cfg.block_elems)
-        g += x @ x.T
-        del x
+        part = x @ x.T
+        if g is None:
+            g = part
+        else:
+            g += part
+        del x, part
+    # G_ii = sum of squares of row i: NaN or Inf anywhere in V (or a square overflowing) shows here.
     d = be.to_numpy(g.diagonal()).copy()
     if not np.isfinite(d).all():
         _raise_nonfinite(src, layer, cfg.block_elems)

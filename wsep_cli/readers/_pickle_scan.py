@@ -3,43 +3,49 @@
 Refuses what would abuse memory or is never written by ``torch.save``: a pickle longer than its
 limit or a length field claiming more, memo indices beyond the number of opcodes so far (CPython's
 unpickler would allocate a memo table that large), MARK nesting deeper than ``MAX_MARK_DEPTH``, unknown
-opcodes and the copyreg extension registry. The opcode table comes from :mod:`pickletools`; the walk
-itself is a tight loop over bytes (~10x faster than ``pickletools.genops``).
+opcodes and the copyreg extension registry. The walk is a tight loop over bytes driven by an
+opcode table (~10x faster than ``pickletools.genops``).
 """
 
 from __future__ import annotations
 
-import pickletools
 from pathlib import Path
 from typing import BinaryIO
 
 from wsep_cli.errors import UnreadableError, UnsafeError
 
-__all__ = ["scan_pickle", "MAX_PICKLE_BYTES", "MAX_MARK_DEPTH", "MAX_MEMO_INDEX"]
+__all__ = ["scan_pickle", "MAX_PICKLE_BYTES", "MAX_MARK_DEPTH", "MAX_MEMO_INDEX", "OPCODE_ARGS", "OPCODES_POPPING_MARK"]
 
 MAX_PICKLE_BYTES = 256 * 1024 * 1024
 MAX_MARK_DEPTH = 1000
 MAX_MEMO_INDEX = 10_000_000
 
+# The argument layout of every pickle opcode (protocols 0-5), as documented in :mod:`pickletools`.
+# Written out here because importing pickletools costs ~20 ms of ``wsep score`` start-up;
+# tests/readers/test_pickle_scan.py checks this table against pickletools.opcodes.
+OPCODE_ARGS: dict[int, bytes] = {
+    0: b"\x97\x98N\x88\x89]ael)t\x85\x86\x87}dsu\x8f\x90\x9102(1\x94\x93Rbo\x81\x92.Q",  # no argument
+    1: b"Khq\x82\x80",  # BININT1 BINGET BINPUT EXT1 PROTO
+    2: b"M\x83",  # BININT2 EXT2
+    4: b"Jjr\x84",  # BININT LONG_BINGET LONG_BINPUT EXT4
+    8: b"G\x95",  # BINFLOAT FRAME
+    -1: b"ILSVFgpP",  # one line: INT LONG STRING UNICODE FLOAT GET PUT PERSID
+    -2: b"ci",  # two lines: GLOBAL INST
+    -11: b"\x8aUC\x8c",  # 1-byte length: LONG1 SHORT_BINSTRING SHORT_BINBYTES SHORT_BINUNICODE
+    -14: b"\x8bTBX",  # 4-byte length: LONG4 BINSTRING BINBYTES BINUNICODE
+    -18: b"\x8e\x96\x8d",  # 8-byte length: BINBYTES8 BYTEARRAY8 BINUNICODE8
+}
+OPCODES_POPPING_MARK = b"eltdu\x90\x911io"  # APPENDS LIST TUPLE DICT SETITEMS ADDITEMS FROZENSET POP_MARK INST OBJ
+
 # kind per opcode byte: None unknown; 0 no argument; n > 0 fixed n bytes; -1 one line; -2 two lines;
 # -(10 + k): a k-byte little-endian length, then that many bytes
 _KIND: list[int | None] = [None] * 256
+for _kind, _codes in OPCODE_ARGS.items():
+    for _c in _codes:
+        _KIND[_c] = _kind
 _POPS_MARK = bytearray(256)
-for _op in pickletools.opcodes:
-    _c = ord(_op.code.encode("latin-1"))
-    if _op.arg is None:
-        _KIND[_c] = 0
-    elif _op.name in ("GLOBAL", "INST"):
-        _KIND[_c] = -2
-    elif _op.arg.n == pickletools.UP_TO_NEWLINE:
-        _KIND[_c] = -1
-    elif _op.arg.n > 0:
-        _KIND[_c] = _op.arg.n
-    else:
-        _KIND[_c] = -(10 + {pickletools.TAKEN_FROM_ARGUMENT1: 1, pickletools.TAKEN_FROM_ARGUMENT4: 4,
-                             pickletools.TAKEN_FROM_ARGUMENT4U: 4, pickletools.TAKEN_FROM_ARGUMENT8U: 8}[_op.arg.n])
-    if pickletools.markobject in _op.stack_before:
-        _POPS_MARK[_c] = 1
+for _c in OPCODES_POPPING_MARK:
+    _POPS_MARK[_c] = 1
 _MARK, _STOP = ord("("), ord(".")
 _PUT1, _PUT4, _PUT0 = ord("q"), ord("r"), ord("p")
 _EXT = {0x82, 0x83, 0x84}
