@@ -4,8 +4,8 @@ Exit codes: 0 ok · 1 a gate failed · 2 usage error, missing path, bad option o
 3 no classifier found · 4 unreadable, unsafe or non-finite input. With several files the largest wins.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations`` here: typer reads every command's annotations on each
+# run, and real objects save it evaluating ~60 strings (~5 ms of every start-up).
 import sys
 from pathlib import Path
 from typing import List, Optional

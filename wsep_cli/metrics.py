@@ -17,14 +17,13 @@ upcast as a whole, only block by block, so memory stays O(stored V + m^2 + one b
 from __future__ import annotations
 
 import math
-from contextlib import nullcontext
 from dataclasses import replace
 
 import numpy as np
 
 from wsep_cli.metrics_backend import get_backend
 from wsep_cli.metrics_config import MetricsConfig, RowSource, as_matrix
-from wsep_cli.metrics_gram import GramSummary, gram_summary, one_blas_thread
+from wsep_cli.metrics_gram import GramSummary, gram_summary
 from wsep_cli.metrics_pairs import GramPairs, PairStats, UnitRows, exact_pair_stats, sampled_pair_stats
 from wsep_cli.results import (
     CosineStats,
@@ -195,13 +194,9 @@ def compute_metrics(
     n, m = arr.shape
     be = get_backend(cfg.device, cfg.backend)
     src = RowSource(arr, be)
-    work = n * m * min(n, m)
-    use_svd = work <= cfg.svd_limit
-    serial = be.name == "numpy" and not use_svd and min(n, m) >= 256 and work <= cfg.serial_limit
-    with one_blas_thread() if serial else nullcontext():
-        gs = gram_summary(src, be, cfg, layer=layer, unit=True, spectrum=not use_svd)
-        cos, etf = _cosine_and_etf(src, gs, cfg, names) if n > 1 else (None, None)
-        singular = _singular_values(arr, gs, use_svd)
+    use_svd = n * m * min(n, m) <= cfg.svd_limit
+    gs = gram_summary(src, be, cfg, layer=layer, unit=True, spectrum=not use_svd)
+    cos, etf = _cosine_and_etf(src, gs, cfg, names) if n > 1 else (None, None)
     assert gs.epsilon_normalized is not None
     return Metrics(
         epsilon=gs.epsilon,
@@ -216,5 +211,5 @@ def compute_metrics(
             max=float(gs.norms.max()),
         ),
         etf=etf,
-        singular_values=singular,
+        singular_values=_singular_values(arr, gs, use_svd),
     )

@@ -37,10 +37,6 @@ class MetricsConfig:
         collect_cap: most cosine values held in memory by the exact percentile selection.
         svd_limit: singular values come from a full SVD of V when n*m*min(n, m) is at most this,
             else from the eigenvalues of the smaller Gram matrix.
-        serial_limit: when n*m*min(n, m) is at most this (the Gram's multiply-adds), numpy's BLAS runs
-            on one thread for the whole computation: the eigenvalue thread and the pair statistics
-            then get a core each, which is faster on a small machine than a two-thread Gram whose
-            idle BLAS workers keep spinning on the eigenvalue thread's core.
         seed: seed of the pair sample.
     """
 
@@ -53,7 +49,6 @@ class MetricsConfig:
     sample_block: int = 512
     collect_cap: int = 1 << 22
     svd_limit: float = 2e7
-    serial_limit: float = 8e9
     seed: int = 0
 
     def pair_limit(self) -> int:

@@ -14,9 +14,8 @@ same pass.
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Any, ContextManager
+from typing import Any
 
 import numpy as np
 
@@ -24,7 +23,7 @@ from wsep_cli.errors import NonFiniteError
 from wsep_cli.metrics_backend import Backend
 from wsep_cli.metrics_config import MetricsConfig, RowSource
 
-__all__ = ["GramSummary", "gram_summary", "eigvalsh_sym", "one_blas_thread"]
+__all__ = ["GramSummary", "gram_summary", "eigvalsh_sym"]
 
 
 @dataclass(frozen=True)
@@ -127,15 +126,6 @@ def _raise_nonfinite(src: RowSource, layer: str, block_elems: int) -> None:
     )
 
 
-def one_blas_thread() -> ContextManager[Any]:
-    """numpy's BLAS/LAPACK on one thread inside the block (process-wide, restored on exit)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - a scikit-learn dependency
-        return nullcontext()
-    return threadpool_limits(1, user_api="blas")
-
-
 def eigvalsh_sym(g: np.ndarray) -> np.ndarray:
     """Eigenvalues of a symmetric matrix, ascending, on one BLAS thread.
 
@@ -144,7 +134,11 @@ def eigvalsh_sym(g: np.ndarray) -> np.ndarray:
     """
     if g.shape[0] < 256:
         return np.linalg.eigvalsh(g)
-    with one_blas_thread():
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - a scikit-learn dependency
+        return np.linalg.eigvalsh(g)
+    with threadpool_limits(1, user_api="blas"):
         return np.linalg.eigvalsh(g)
 
 
