@@ -51,43 +51,8 @@ class GramSummary:
     epsilon_normalized: float | None
     cos_sum: float | None
     cos_sq_sum: float | None
-    spectrum: "_Spectrum | None"
+    eigenvalues: np.ndarray | None
     unit_gram: Any
-
-    @property
-    def eigenvalues(self) -> np.ndarray | None:
-        return None if self.spectrum is None else self.spectrum.result()
-
-
-class _Spectrum:
-    """eigvalsh of the Gram, started at once on a worker thread (LAPACK releases the GIL), so that
-    it overlaps the pair statistics; ``result()`` waits for it. Small matrices run inline."""
-
-    def __init__(self, g: np.ndarray) -> None:
-        self._value: np.ndarray | None = None
-        self._error: BaseException | None = None
-        self._thread = None
-        if g.shape[0] < 256:
-            self._value = eigvalsh_sym(g)
-            return
-        import threading
-
-        self._thread = threading.Thread(target=self._run, args=(np.array(g, copy=True),), daemon=True)
-        self._thread.start()
-
-    def _run(self, g: np.ndarray) -> None:
-        try:
-            self._value = eigvalsh_sym(g)
-        except BaseException as e:  # noqa: BLE001 - re-raised in result()
-            self._error = e
-
-    def result(self) -> np.ndarray:
-        if self._thread is not None:
-            self._thread.join()
-        if self._error is not None:
-            raise self._error
-        assert self._value is not None
-        return self._value
 
 
 def _frob_sq(be: Backend, x: Any) -> float:
@@ -129,8 +94,10 @@ def _raise_nonfinite(src: RowSource, layer: str, block_elems: int) -> None:
 def eigvalsh_sym(g: np.ndarray) -> np.ndarray:
     """Eigenvalues of a symmetric matrix, ascending, on one BLAS thread.
 
-    Multi-threaded LAPACK eigensolvers slow down by 10-30x on a busy 2-core machine; one thread
-    is predictable (about 0.1 s for 1024 x 1024).
+    Multi-threaded LAPACK eigensolvers slow down by 2-6x when another process keeps a core of a
+    2-core machine busy; one thread is predictable (about 0.1 s for 1000 x 1000). It runs inline:
+    on a worker thread beside the pair statistics it was slower, both competing with the BLAS
+    threads still spinning after the Gram (docs/benchmarks.md, "Where the time goes").
     """
     if g.shape[0] < 256:
         return np.linalg.eigvalsh(g)
@@ -173,7 +140,7 @@ def _tall(src: RowSource, be: Backend, cfg: MetricsConfig, layer: str, unit: boo
         eps_n = (h_sq - 2.0 * float(unit_sq.sum()) + n) / n
         cos_sum = _frob_sq(be, su) - float(unit_sq.sum())
         cos_sq = h_sq - float((unit_sq * unit_sq).sum())
-    eig = _Spectrum(be.to_numpy(g)) if spectrum else None
+    eig = eigvalsh_sym(be.to_numpy(g)) if spectrum else None
     return GramSummary(n, m, norms, inv_norms, unit_sq, eps, eps_n, cos_sum, cos_sq, eig, None)
 
 
@@ -195,7 +162,7 @@ def _wide(src: RowSource, be: Backend, cfg: MetricsConfig, layer: str, unit: boo
         _raise_nonfinite(src, layer, cfg.block_elems)
     norms = np.sqrt(d)
     inv_norms = _inverse_norms(be, be.sqrt(g.diagonal()))
-    eig = _Spectrum(be.to_numpy(g)) if spectrum else None
+    eig = eigvalsh_sym(be.to_numpy(g)) if spectrum else None  # before g is overwritten below
     # ||G - I||^2 = (off-diagonal squares, summed with the diagonal zeroed: no cancellation)
     #             + sum_i (G_ii - 1)^2. Everything in place: no n x n temporaries.
     _set_diag(be, g, 0.0)
