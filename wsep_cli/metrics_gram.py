@@ -94,10 +94,10 @@ def _raise_nonfinite(src: RowSource, layer: str, block_elems: int) -> None:
 def eigvalsh_sym(g: np.ndarray) -> np.ndarray:
     """Eigenvalues of a symmetric matrix, ascending, on one BLAS thread.
 
-    Multi-threaded LAPACK eigensolvers slow down by 2-6x when another process keeps a core of a
-    2-core machine busy; one thread is predictable (about 0.1 s for 1000 x 1000). It runs inline:
-    on a worker thread beside the pair statistics it was slower, both competing with the BLAS
-    threads still spinning after the Gram (docs/benchmarks.md, "Where the time goes").
+    On two threads it is barely faster on an idle 2-core machine and about 3x slower (6x in the
+    worst call) once another process keeps a core busy; one thread is predictable (about 0.1 s for
+    1000 x 1000). It runs inline: on a worker thread beside the pair statistics it was no faster
+    (docs/benchmarks.md, "Where the time goes", benchmarks/eigvalsh_threads.py).
     """
     if g.shape[0] < 256:
         return np.linalg.eigvalsh(g)
