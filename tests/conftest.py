@@ -48,3 +48,11 @@ def run_wsep(*args: str, cwd: Path | None = None, env: dict[str, str] | None = N
 def run_json(*args: str, **kw: Any) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
     proc = run_wsep("score", "--json", *args, **kw)
     return proc, json.loads(proc.stdout)
+
+
+def bytes_read_so_far() -> int:
+    """Bytes this process has read through read() syscalls so far (Linux ``/proc/self/io``, rchar)."""
+    for line in Path("/proc/self/io").read_text().splitlines():
+        if line.startswith("rchar:"):
+            return int(line.split()[1])
+    raise AssertionError("no rchar in /proc/self/io")

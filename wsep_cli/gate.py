@@ -22,6 +22,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 from wsep_cli.baseline import Baseline, BaselineFile, flatten_head, match_files
 from wsep_cli.errors import ExitCode
+from wsep_cli.numtext import fmt_g
 from wsep_cli.results import FileResult
 
 __all__ = [
@@ -65,10 +66,6 @@ def same_within_rounding(a: float, b: float) -> bool:
     return abs(b - a) <= _SLACK_REL * max(abs(a), abs(b)) + _SLACK_ABS
 
 
-def _g(x: float | None) -> str:
-    return "—" if x is None else f"{x:.6g}"
-
-
 @dataclass(frozen=True)
 class Thresholds:
     """Upper limits; ``None`` means no limit."""
@@ -109,7 +106,7 @@ class Check:
         """A short stable name (a JUnit testcase name)."""
         head = self.layer or "(file)"
         if self.rule in THRESHOLD_METRICS:
-            return f"{head}: {self.metric} <= {_g(self.limit)} ({self.rule})"
+            return f"{head}: {self.metric} <= {fmt_g(self.limit)} ({self.rule})"
         if self.rule == "baseline":
             return f"{head}: {self.metric} vs baseline"
         return f"{head}: {self.rule}"
@@ -120,14 +117,14 @@ class Check:
         where = f"{self.path} {self.layer}" if self.layer else self.path
         if self.rule in THRESHOLD_METRICS:
             op = "<=" if self.passed else ">"
-            return f"{where}: {self.metric} = {_g(self.value)} {op} {_g(self.limit)} ({self.rule})"
+            return f"{where}: {self.metric} = {fmt_g(self.value)} {op} {fmt_g(self.limit)} ({self.rule})"
         if self.rule == "baseline":
             base = self.baseline or 0.0
             rel = f", {(self.value - base) / abs(base):+.2%}" if base and self.value is not None else ""
             verdict = "within" if self.passed else "exceeds"
             return (
-                f"{where}: {self.metric} = {_g(self.value)} {verdict} limit {_g(self.limit)} "
-                f"(baseline {_g(self.baseline)}{rel}; {self.detail})"
+                f"{where}: {self.metric} = {fmt_g(self.value)} {verdict} limit {fmt_g(self.limit)} "
+                f"(baseline {fmt_g(self.baseline)}{rel}; {self.detail})"
             )
         return f"{where}: {self.detail}"
 

@@ -20,7 +20,7 @@ import pytest
 onnx = pytest.importorskip("onnx")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
-from conftest import FIXTURES, shared_file  # noqa: E402
+from conftest import FIXTURES, bytes_read_so_far, shared_file  # noqa: E402
 from wsep_cli.errors import UnreadableError  # noqa: E402
 from wsep_cli.readers._onnx_proto import parse_model, storage_values  # noqa: E402
 from wsep_cli.readers._onnx_wire import Source, WireError, decode_varints  # noqa: E402
@@ -393,13 +393,6 @@ def write_big_onnx(path: Path, head: np.ndarray, backbone_rows: int) -> int:
     return hole
 
 
-def _rchar() -> int:
-    for line in Path("/proc/self/io").read_text().splitlines():
-        if line.startswith("rchar:"):
-            return int(line.split()[1])
-    raise AssertionError("no rchar in /proc/self/io")
-
-
 @pytest.mark.skipif(not Path("/proc/self/io").exists(), reason="needs Linux /proc/self/io")
 def test_big_model_reads_metadata_and_head_only(tmp_path: Path) -> None:
     from wsep_cli.score import score_file
@@ -411,9 +404,9 @@ def test_big_model_reads_metadata_and_head_only(tmp_path: Path) -> None:
         size = path.stat().st_size
         assert size > 300 * 2**20
         assert score_file(str(FIXTURES / "digits_mlp.onnx")).status == "ok"  # first-use imports read files
-        before = _rchar()
+        before = bytes_read_so_far()
         result = score_file(str(path))
-        read = _rchar() - before
+        read = bytes_read_so_far() - before
         assert result.status == "ok", result.error
         assert (result.heads[0].layer, result.heads[0].located_by) == ("fc.weight", "metadata")
         assert read < head.nbytes + 1 * 2**20, f"read {read} bytes of a {size}-byte file"

@@ -13,9 +13,10 @@ import pytest
 from safetensors import safe_open
 from safetensors.numpy import load_file, save_file
 
-from conftest import run_wsep
+from conftest import bytes_read_so_far, run_wsep
 from wsep_cli.errors import UnreadableError
 from wsep_cli.readers.safetensors_file import SafetensorsReader
+from wsep_cli.results import FileResult
 
 RNG = np.random.default_rng(0)
 
@@ -159,14 +160,6 @@ def test_malformed_files_exit_4_with_one_line_each(tmp_path: Path) -> None:
 
 
 # --- only the header and one tensor are read --------------------------------------------------------
-def _rchar() -> int:
-    """Bytes this process has read through read() syscalls so far (Linux /proc/self/io)."""
-    for line in Path("/proc/self/io").read_text().splitlines():
-        if line.startswith("rchar:"):
-            return int(line.split()[1])
-    raise AssertionError("no rchar")
-
-
 def sparse_safetensors(path: Path, big_bytes: int, head: np.ndarray) -> Path:
     """A file whose first tensor is ``big_bytes`` of (sparse, unwritten) zeros and last is ``head``."""
     n_big = big_bytes // 4
@@ -185,19 +178,25 @@ def sparse_safetensors(path: Path, big_bytes: int, head: np.ndarray) -> Path:
 
 
 @pytest.mark.skipif(not Path("/proc/self/io").exists(), reason="needs Linux /proc/self/io")
-def test_scoring_reads_header_and_head_only(tmp_path: Path) -> None:
+def score_counting_reads(target: Path, head: np.ndarray, tmp_path: Path) -> tuple[FileResult, int]:
+    """Score ``target``; also the bytes that scoring read. A small file with ``head`` is scored first:
+    first-use imports read files too, and they must not count."""
     from wsep_cli.score import score_file
 
+    warm = tmp_path / "warm.safetensors"
+    save_file({"fc.weight": head}, str(warm))
+    assert score_file(str(warm)).status == "ok"
+    before = bytes_read_so_far()
+    result = score_file(str(target))
+    return result, bytes_read_so_far() - before
+
+
+def test_scoring_reads_header_and_head_only(tmp_path: Path) -> None:
     head = RNG.standard_normal((10, 16)).astype(np.float32)
     path = sparse_safetensors(tmp_path / "sparse.safetensors", 200 * 2**20, head)
     ref = load_file(str(path))["fc.weight"]  # the library agrees the file is valid
     assert np.array_equal(ref, head)
-    warm = tmp_path / "warm.safetensors"  # first-use imports also read files: do them before measuring
-    save_file({"fc.weight": head}, str(warm))
-    assert score_file(str(warm)).status == "ok"
-    before = _rchar()
-    result = score_file(str(path))
-    read = _rchar() - before
+    result, read = score_counting_reads(path, head, tmp_path)
     assert result.status == "ok" and result.heads[0].layer == "fc.weight"
     assert read < 1 * 2**20, f"read {read} bytes of a {path.stat().st_size}-byte file"
     v = head.astype(np.float64)

@@ -117,9 +117,7 @@ def test_load_touches_only_the_shard_that_holds_the_tensor(tmp_path: Path) -> No
 
 @pytest.mark.skipif(not Path("/proc/self/io").exists(), reason="needs Linux /proc/self/io")
 def test_scoring_reads_headers_and_the_head_only(tmp_path: Path) -> None:
-    from test_safetensors_file import _rchar, sparse_safetensors
-
-    from wsep_cli.score import score_file
+    from test_safetensors_file import score_counting_reads, sparse_safetensors
 
     folder = tmp_path / "big"
     folder.mkdir()
@@ -128,12 +126,7 @@ def test_scoring_reads_headers_and_the_head_only(tmp_path: Path) -> None:
     save_file({"fc.weight": head}, str(folder / "model-00002-of-00002.safetensors"))
     (folder / "model.safetensors.index.json").write_text(json.dumps({"weight_map": {
         "big": "model-00001-of-00002.safetensors", "fc.weight": "model-00002-of-00002.safetensors"}}))
-    warm = tmp_path / "warm.safetensors"  # first-use imports also read files: do them before measuring
-    save_file({"fc.weight": head}, str(warm))
-    assert score_file(str(warm)).status == "ok"
-    before = _rchar()
-    result = score_file(str(folder))
-    read = _rchar() - before
+    result, read = score_counting_reads(folder, head, tmp_path)
     assert result.status == "ok" and result.heads[0].layer == "fc.weight"
     assert read < 2**20, f"read {read} bytes for a 200 MB shard set"
     assert result.heads[0].metrics.epsilon == pytest.approx(_eps(head), rel=1e-12)

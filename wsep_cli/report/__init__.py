@@ -31,27 +31,20 @@ class OutputFormat(str, Enum):
     GITHUB = "github"
 
     def to_formatter(self) -> Callable[[ScoreReport], str]:
-        if self is OutputFormat.TABLE:
-            from wsep_cli.report.table import render_table
+        """The renderer; its module (rich for the table) is imported only now."""
+        import importlib
 
-            return render_table
-        if self is OutputFormat.JSON:
-            from wsep_cli.report.json_report import render_json
+        module, name = _RENDERERS[self]
+        return getattr(importlib.import_module(module), name)
 
-            return render_json
-        if self is OutputFormat.MARKDOWN:
-            from wsep_cli.report.markdown import render_markdown
 
-            return render_markdown
-        if self is OutputFormat.JUNIT:
-            from wsep_cli.report.junit import render_junit
-
-            return render_junit
-        if self is OutputFormat.GITHUB:
-            from wsep_cli.report.github import render_github
-
-            return render_github
-        raise AssertionError(f"unhandled output format {self!r}")  # pragma: no cover
+_RENDERERS: dict[OutputFormat, tuple[str, str]] = {
+    OutputFormat.TABLE: ("wsep_cli.report.table", "render_table"),
+    OutputFormat.JSON: ("wsep_cli.report.json_report", "render_json"),
+    OutputFormat.MARKDOWN: ("wsep_cli.report.markdown", "render_markdown"),
+    OutputFormat.JUNIT: ("wsep_cli.report.junit", "render_junit"),
+    OutputFormat.GITHUB: ("wsep_cli.report.github", "render_github"),
+}
 
 
 def render(report: ScoreReport, fmt: OutputFormat) -> str:

@@ -8,6 +8,7 @@ from enum import Enum
 from typing import Callable
 
 from wsep_cli.compare import Comparison, HeadComparison, MetricChange
+from wsep_cli.numtext import fmt_g
 
 __all__ = ["CompareFormat", "render_compare_table", "render_compare_markdown", "render_compare_json"]
 
@@ -21,23 +22,17 @@ class CompareFormat(str, Enum):
     MARKDOWN = "markdown"
 
     def to_formatter(self) -> Callable[[Comparison], str]:
-        if self is CompareFormat.TABLE:
-            return render_compare_table
-        if self is CompareFormat.JSON:
-            return render_compare_json
-        if self is CompareFormat.MARKDOWN:
-            return render_compare_markdown
-        raise AssertionError(f"unhandled compare format {self!r}")  # pragma: no cover
-
-
-def _g(x: float | None) -> str:
-    return "—" if x is None else f"{x:.6g}"
+        return {
+            CompareFormat.TABLE: render_compare_table,
+            CompareFormat.JSON: render_compare_json,
+            CompareFormat.MARKDOWN: render_compare_markdown,
+        }[self]
 
 
 def _cells(c: MetricChange, marks: dict[str, str]) -> list[str]:
     d, rel = c.change, c.relative
     mark = marks[c.verdict] + (" (regression)" if c.regression else "")
-    return [c.metric, _g(c.a), _g(c.b), "—" if d is None else f"{d:+.6g}", "—" if rel is None else f"{rel:+.2%}", mark]
+    return [c.metric, fmt_g(c.a), fmt_g(c.b), "—" if d is None else f"{d:+.6g}", "—" if rel is None else f"{rel:+.2%}", mark]
 
 
 def _footer(cmp: Comparison) -> str:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Mapping
 
 from wsep_cli.gate import checks_text
+from wsep_cli.numtext import fmt_g
 from wsep_cli.report import ScoreReport
 
 __all__ = ["render_github", "append_step_summary", "escape_data", "escape_property"]
@@ -30,10 +31,6 @@ def _error(path: str, title: str, message: str) -> str:
     return f"::error file={escape_property(path)},title={escape_property(title)}::{escape_data(message)}"
 
 
-def _g(x: float | None) -> str:
-    return "—" if x is None else f"{x:.6g}"
-
-
 def render_github(report: ScoreReport) -> str:
     """Annotations, then a plain summary for the job log."""
     lines = []
@@ -48,8 +45,8 @@ def render_github(report: ScoreReport) -> str:
             m = h.metrics
             abs_max = m.cosine.abs_max if m.cosine is not None else None
             lines.append(
-                f"{r.path} {h.layer}: epsilon {_g(m.epsilon)}, epsilon_normalized {_g(m.epsilon_normalized)}, "
-                f"max |cos| {_g(abs_max)}"
+                f"{r.path} {h.layer}: epsilon {fmt_g(m.epsilon)}, epsilon_normalized {fmt_g(m.epsilon_normalized)}, "
+                f"max |cos| {fmt_g(abs_max)}"
             )
     if gate is not None:
         n = checks_text(len(gate.checks))

@@ -7,6 +7,7 @@ one bullet per violation. Free text goes into code spans so file names never tur
 from __future__ import annotations
 
 from wsep_cli.gate import Check, FileVerdict, checks_text
+from wsep_cli.numtext import fmt_g
 from wsep_cli.report import ScoreReport
 from wsep_cli.results import FileResult, HeadResult
 
@@ -18,10 +19,6 @@ _HEADER = (
     "| | file | head | classes × features | ε | ε (unit rows) | max \\|cos\\| |\n"
     "|:-:|---|---|--:|--:|--:|--:|\n"
 )
-
-
-def _g(x: float | None) -> str:
-    return "—" if x is None else f"{x:.6g}"
 
 
 def cell(text: str) -> str:
@@ -54,7 +51,7 @@ def _head_row(r: FileResult, h: HeadResult, ok: bool) -> str:
     abs_max = m.cosine.abs_max if m.cosine is not None else None
     return (
         f"| {PASS if ok else FAIL} | {code(r.path)} | {code(h.layer)} | {h.num_classes} × {h.num_features} "
-        f"| {_g(m.epsilon)} | {_g(m.epsilon_normalized)} | {_g(abs_max)} |"
+        f"| {fmt_g(m.epsilon)} | {fmt_g(m.epsilon_normalized)} | {fmt_g(abs_max)} |"
     )
 
 

@@ -7,14 +7,11 @@ import io
 from rich.console import Console
 from rich.table import Table
 
+from wsep_cli.numtext import fmt_g
 from wsep_cli.report import ScoreReport
 from wsep_cli.results import FileResult, HeadResult
 
 __all__ = ["render_table"]
-
-
-def _g(x: float | None) -> str:
-    return "—" if x is None else f"{x:.6g}"
 
 
 def _head_table(r: FileResult, h: HeadResult) -> Table:
@@ -25,11 +22,11 @@ def _head_table(r: FileResult, h: HeadResult) -> Table:
     rows: list[tuple[str, str]] = [
         ("classes × features", f"{h.num_classes} × {h.num_features} ({h.dtype})"),
         ("located by", f"{h.located_by}: {h.reason}"),
-        ("epsilon", _g(m.epsilon)),
-        ("epsilon floor", _g(m.epsilon_floor)),
-        ("epsilon (unit rows)", _g(m.epsilon_normalized)),
-        ("epsilon (unit rows) floor", _g(m.epsilon_normalized_floor)),
-        ("row norm mean ± std", f"{_g(m.norms.mean)} ± {_g(m.norms.std)}"),
+        ("epsilon", fmt_g(m.epsilon)),
+        ("epsilon floor", fmt_g(m.epsilon_floor)),
+        ("epsilon (unit rows)", fmt_g(m.epsilon_normalized)),
+        ("epsilon (unit rows) floor", fmt_g(m.epsilon_normalized_floor)),
+        ("row norm mean ± std", f"{fmt_g(m.norms.mean)} ± {fmt_g(m.norms.std)}"),
     ]
     if m.cosine is not None:
         c = m.cosine
@@ -37,19 +34,19 @@ def _head_table(r: FileResult, h: HeadResult) -> Table:
         pair = ""
         if ms is not None:
             names = f" ({ms.names[0]}, {ms.names[1]})" if ms.names else ""
-            pair = f"{ms.classes[0]}–{ms.classes[1]}{names}: {_g(ms.cosine)}"
+            pair = f"{ms.classes[0]}–{ms.classes[1]}{names}: {fmt_g(ms.cosine)}"
         est = f" (estimated from {c.sample_size} pairs)" if c.estimated else ""
         rows += [
-            ("cosine mean ± std" + est, f"{_g(c.mean)} ± {_g(c.std)}"),
-            ("cosine min / max", f"{_g(c.min)} / {_g(c.max)}"),
-            ("|cosine| mean / max", f"{_g(c.abs_mean)} / {_g(c.abs_max)}"),
-            ("cosine p50 / p95 / p99", f"{_g(c.p50)} / {_g(c.p95)} / {_g(c.p99)}"),
+            ("cosine mean ± std" + est, f"{fmt_g(c.mean)} ± {fmt_g(c.std)}"),
+            ("cosine min / max", f"{fmt_g(c.min)} / {fmt_g(c.max)}"),
+            ("|cosine| mean / max", f"{fmt_g(c.abs_mean)} / {fmt_g(c.abs_max)}"),
+            ("cosine p50 / p95 / p99", f"{fmt_g(c.p50)} / {fmt_g(c.p95)} / {fmt_g(c.p99)}"),
             ("most similar pair", pair),
         ]
     if m.etf is not None:
-        rows.append(("distance to simplex ETF", _g(m.etf.distance)))
+        rows.append(("distance to simplex ETF", fmt_g(m.etf.distance)))
     sv = m.singular_values
-    rows.append(("rank / condition number", f"{sv.rank} / {_g(sv.condition_number)}"))
+    rows.append(("rank / condition number", f"{sv.rank} / {fmt_g(sv.condition_number)}"))
     for k, v in rows:
         t.add_row(k, v)
     return t
