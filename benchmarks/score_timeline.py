@@ -1,6 +1,6 @@
 """Where the wall time of one ``wsep score --json FILE`` goes, phase by phase (median of several runs).
 
-Each run is a fresh process that starts the real console-script entry point (``wsep_cli.launch``)
+Each run is a fresh process that starts the real console-script entry point (``wsep_cli.cli.launch``)
 with a few library functions wrapped to record ``time.perf_counter()`` (CLOCK_MONOTONIC, shared by
 all processes on Linux) on entry and exit; the parent records the spawn and the exit. Nothing else
 is changed, so the phases add up to the command's wall time (plus the wrappers' few microseconds).
@@ -33,11 +33,11 @@ t_first = time.perf_counter()
 import atexit, json, sys
 marks = {"interpreter ready": t_first}
 out_path, target = sys.argv[1], sys.argv[2]
-from wsep_cli import startup
+from wsep_cli.cli import startup
 startup.begin()
-import wsep_cli.cli
+import wsep_cli.cli.app
 marks["typer + CLI imported"] = time.perf_counter()
-import wsep_cli.metrics as M, wsep_cli.score as S, wsep_cli.report as R
+import wsep_cli.metrics as M, wsep_cli.pipeline as S, wsep_cli.report as R
 marks["numpy + scoring modules imported"] = time.perf_counter()
 
 def wrap(mod, name, label):
@@ -56,7 +56,7 @@ wrap(M, "_cosine_and_etf", "pair statistics")
 wrap(R, "render", "render")
 atexit.register(lambda: json.dump(marks, open(out_path, "w")))
 sys.argv = ["wsep", "score", "--json", target]
-from wsep_cli.launch import main
+from wsep_cli.cli.launch import main
 main()
 """
 

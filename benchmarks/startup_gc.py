@@ -1,4 +1,4 @@
-"""Start-up with and without the paused garbage collector of ``wsep_cli/startup.py``.
+"""Start-up with and without the paused garbage collector of ``wsep_cli/cli/startup.py``.
 
 Each variant is a fresh ``python -c`` that imports what ``wsep score --json`` imports (numpy, typer,
 wsep's scoring, config and JSON report modules) and exits; the variants run interleaved, and the
@@ -28,10 +28,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from score_speed import child_env, machine  # noqa: E402
 
-IMPORTS = "import numpy, typer, wsep_cli.cli, wsep_cli.score, wsep_cli.config, wsep_cli.report.json_report"
+IMPORTS = "import numpy, typer, wsep_cli.cli.app, wsep_cli.pipeline, wsep_cli.gate.config, wsep_cli.report.json_report"
 VARIANTS = {
     "collector on": IMPORTS,
-    "paused, then frozen": f"from wsep_cli import startup; startup.begin(); {IMPORTS}; startup.ready()",
+    "paused, then frozen": f"from wsep_cli.cli import startup; startup.begin(); {IMPORTS}; startup.ready()",
 }
 
 

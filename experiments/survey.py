@@ -1,7 +1,7 @@
 """Survey: score every real third-party checkpoint in ../shared/data with wsep's library.
 
 For each checkpoint it records what ``wsep score`` reports (ε, ε_normalized, cosine statistics, ETF
-distance, singular values) through :func:`wsep_cli.score.score_file`, plus three diagnostics computed
+distance, singular values) through :func:`wsep_cli.pipeline.score_file`, plus three diagnostics computed
 here from the same head matrix (read with wsep's own reader and locator):
 
 - ``row_sum_ratio`` = ‖Σᵢ vᵢ‖ / sqrt(Σᵢ ‖vᵢ‖²): ≈ 1 for independent random rows, 0 when the class
@@ -81,7 +81,7 @@ def _load_heads(spec: str) -> list[np.ndarray]:
 
 def _score_one(path: Path, root: Path, draws: int) -> dict[str, Any]:
     from wsep_cli.labels import load_labels
-    from wsep_cli.score import ScoreOptions, score_file
+    from wsep_cli.pipeline import ScoreOptions, score_file
 
     rel = path.relative_to(root).as_posix()
     labels = load_labels(None, "cifar10") if rel.startswith(_CIFAR10_FOLDERS) else None

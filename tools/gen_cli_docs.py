@@ -2,7 +2,7 @@
 
 Run from the repository root:  python tools/gen_cli_docs.py            (rewrite docs/cli.md)
                                 python tools/gen_cli_docs.py --check    (exit 1 if it is stale)
-tests/test_cli_docs.py runs the check.
+tests/cli/test_cli_docs.py runs the check.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import typer
 
-from wsep_cli.cli import EXIT_CODES_HELP, app
+from wsep_cli.cli.app import EXIT_CODES_HELP, app
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "cli.md"
 
@@ -26,7 +26,7 @@ def render() -> str:
     lines = [
         "# Command reference",
         "",
-        "Generated from the code by `python tools/gen_cli_docs.py`; `tests/test_cli_docs.py` fails when",
+        "Generated from the code by `python tools/gen_cli_docs.py`; `tests/cli/test_cli_docs.py` fails when",
         "this page and the code disagree.",
         "",
         _cell(EXIT_CODES_HELP),

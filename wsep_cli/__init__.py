@@ -21,18 +21,18 @@ __all__ = [
 ]
 
 _LAZY = {
-    "score_file": ("wsep_cli.score", "score_file"),
+    "score_file": ("wsep_cli.pipeline", "score_file"),
     "compute_metrics": ("wsep_cli.metrics", "compute_metrics"),
     "reconstruction_loss": ("wsep_cli.finetune.loss", "reconstruction_loss"),
     "FeedBackwardReconstructionLoss": ("wsep_cli.finetune.loss", "FeedBackwardReconstructionLoss"),
-    "torch_metrics": ("wsep_cli.finetune.tensor_metrics", None),
+    "torch_metrics": ("wsep_cli.metrics.tensor", None),
 }
 
 
 def epsilon(weight: Any) -> Any:
     """epsilon(W) of a numpy array (float) or a torch tensor (a 0-d tensor on its device)."""
     if type(weight).__module__.startswith("torch"):
-        from wsep_cli.finetune.tensor_metrics import epsilon as _eps_t
+        from wsep_cli.metrics.tensor import epsilon as _eps_t
 
         return _eps_t(weight)
     from wsep_cli.metrics import epsilon as _eps_np

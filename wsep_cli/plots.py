@@ -180,7 +180,7 @@ def load_classifier(spec: str, *, layer: str | None = None, arch: str | None = N
     with open_reader(spec) as reader:
         arch_names = None
         if arch:
-            from wsep_cli.timm_names import classifier_names_for
+            from wsep_cli.locate.timm_names import classifier_names_for
 
             arch_names = classifier_names_for(arch, required=True)
         head = locate(reader, layer=layer, arch_classifiers=arch_names)[0]

@@ -100,7 +100,7 @@ def test_table1_quick(tmp_path: Path) -> None:
         assert r["epochs"] == 1
         assert math.isclose(r["test_error_pct"], 100 * (1 - r["test_acc"]))
         # The trained head read back with wsep's scorer gives the ε that metrics.jsonl logged.
-        from wsep_cli.score import score_file
+        from wsep_cli.pipeline import score_file
 
         run_dir = tmp_path / "runs" / ("lre-lambda0.001-seed0" if r["config"]["lam"] else "ce-lambda0-seed0")
         scored = score_file(str(run_dir / "model.safetensors")).heads[0].metrics.epsilon

@@ -62,7 +62,7 @@ def test_classifier_is_found_and_alpha_reproduces_the_logits(name: str) -> None:
 
 def test_timm_model_uses_timms_classifier_name() -> None:
     pytest.importorskip("timm")
-    from wsep_cli.timm_names import classifier_names_for
+    from wsep_cli.locate.timm_names import classifier_names_for
 
     spec = model_spec("timm:resnet18")
     model = build_model(spec, 5, 3).eval()

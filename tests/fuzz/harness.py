@@ -206,7 +206,7 @@ def run_case(path: Path) -> Outcome:
     """Score ``path`` in-process under the time limit; classify what happened."""
     from wsep_cli.errors import WsepError
     from wsep_cli.results import FileResult
-    from wsep_cli.score import list_layers, score_file
+    from wsep_cli.pipeline import list_layers, score_file
 
     cap = _Capture()
     log = logging.getLogger("wsep_cli")

@@ -151,7 +151,7 @@ def test_harness_detects_crashes_defended_errors_and_hangs(
     import time
 
     import harness
-    from wsep_cli.readers.safetensors_file import SafetensorsReader
+    from wsep_cli.readers.safetensors.reader import SafetensorsReader
 
     def broken(self: object) -> list[object]:
         if raise_ is None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from wsep_cli.baseline import Baseline, BaselineFile, BaselineHead
-from wsep_cli.compare import compare
+from wsep_cli.gate.baseline import Baseline, BaselineFile, BaselineHead
+from wsep_cli.gate.compare import compare
 from wsep_cli.report.compare_view import render_compare_json, render_compare_markdown, render_compare_table
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from report_builders import error, head, ok
 
-from wsep_cli.compare import compare
-from wsep_cli.baseline import baseline_from_results
-from wsep_cli.gate import Thresholds, evaluate
+from wsep_cli.gate.compare import compare
+from wsep_cli.gate.baseline import baseline_from_results
+from wsep_cli.gate.checks import Thresholds, evaluate
 from wsep_cli.report import OutputFormat, ScoreReport, render
 from wsep_cli.report.compare_view import CompareFormat
 

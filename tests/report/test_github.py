@@ -6,7 +6,7 @@ from pathlib import Path
 
 from report_builders import error, head, ok
 
-from wsep_cli.gate import Thresholds, evaluate
+from wsep_cli.gate.checks import Thresholds, evaluate
 from wsep_cli.report import ScoreReport
 from wsep_cli.report.github import append_step_summary, escape_data, escape_property, render_github
 from wsep_cli.report.markdown import render_markdown

@@ -6,8 +6,8 @@ import xml.etree.ElementTree as ET
 
 from report_builders import error, head, ok
 
-from wsep_cli.baseline import baseline_from_results
-from wsep_cli.gate import Thresholds, evaluate
+from wsep_cli.gate.baseline import baseline_from_results
+from wsep_cli.gate.checks import Thresholds, evaluate
 from wsep_cli.report import ScoreReport
 from wsep_cli.report.junit import render_junit
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from markdown_it import MarkdownIt
 from report_builders import error, head, ok
 
-from wsep_cli.baseline import baseline_from_results
-from wsep_cli.gate import Thresholds, evaluate
+from wsep_cli.gate.baseline import baseline_from_results
+from wsep_cli.gate.checks import Thresholds, evaluate
 from wsep_cli.report import ScoreReport
 from wsep_cli.report.markdown import render_markdown
 

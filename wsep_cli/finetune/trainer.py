@@ -54,7 +54,7 @@ def classifier_epsilon(weight: torch.Tensor) -> tuple[float, float]:
     """(epsilon, epsilon_normalized) of the live weight, in float64 (same numbers `wsep score` gives)."""
     v = weight.detach().flatten(1) if weight.dim() == 4 else weight.detach()
     try:
-        from wsep_cli.finetune import tensor_metrics as tm
+        from wsep_cli.metrics import tensor as tm
 
         return float(tm.epsilon(v)), float(tm.epsilon_normalized(v))
     except ImportError:  # the tensor-metrics module is optional for training
@@ -275,7 +275,7 @@ class _Run:
 def _timm_classifiers(arch: Optional[str]) -> list[str]:
     if not arch:
         return []
-    from wsep_cli.timm_names import classifier_names_for
+    from wsep_cli.locate.timm_names import classifier_names_for
 
     return classifier_names_for(arch, required=False) or []
 

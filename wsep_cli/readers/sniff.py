@@ -80,17 +80,17 @@ def open_reader(spec: str | Path, *, random_init: bool = False) -> Reader:
         raise UsageError(f"{path}: no such file or directory")
     fmt = sniff(path)
     if fmt is Format.SAFETENSORS:
-        from wsep_cli.readers.safetensors_file import SafetensorsReader
+        from wsep_cli.readers.safetensors.reader import SafetensorsReader
 
         return SafetensorsReader(path)
     if fmt is Format.SAFETENSORS_SHARDED:
-        from wsep_cli.readers.sharded import ShardedSafetensorsReader
+        from wsep_cli.readers.safetensors.sharded import ShardedSafetensorsReader
 
         return ShardedSafetensorsReader(path)
     if fmt in (Format.TORCH_ZIP, Format.TORCH_LEGACY):
-        from wsep_cli.readers.torch_file import TorchReader
+        from wsep_cli.readers.pytorch.reader import TorchReader
 
         return TorchReader(path)
-    from wsep_cli.readers.onnx_file import OnnxReader
+    from wsep_cli.readers.onnx.reader import OnnxReader
 
     return OnnxReader(path)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Callable
 from wsep_cli.results import FileResult
 
 if TYPE_CHECKING:
-    from wsep_cli.gate import GateReport
+    from wsep_cli.gate.checks import GateReport
 
 __all__ = ["OutputFormat", "ScoreReport", "render"]
 

@@ -7,8 +7,8 @@ import json
 from enum import Enum
 from typing import Callable
 
-from wsep_cli.compare import Comparison, HeadComparison, MetricChange
-from wsep_cli.numtext import fmt_g
+from wsep_cli.gate.compare import Comparison, HeadComparison, MetricChange
+from wsep_cli.report.numtext import fmt_g
 
 __all__ = ["CompareFormat", "render_compare_table", "render_compare_markdown", "render_compare_json"]
 

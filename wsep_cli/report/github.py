@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Mapping
 
-from wsep_cli.gate import checks_text
-from wsep_cli.numtext import fmt_g
+from wsep_cli.gate.checks import checks_text
+from wsep_cli.report.numtext import fmt_g
 from wsep_cli.report import ScoreReport
 
 __all__ = ["render_github", "append_step_summary", "escape_data", "escape_property"]

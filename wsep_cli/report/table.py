@@ -7,7 +7,7 @@ import io
 from rich.console import Console
 from rich.table import Table
 
-from wsep_cli.numtext import fmt_g
+from wsep_cli.report.numtext import fmt_g
 from wsep_cli.report import ScoreReport
 from wsep_cli.results import FileResult, HeadResult
 

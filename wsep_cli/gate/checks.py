@@ -1,0 +1,315 @@
+"""The CI gate: thresholds and a baseline turn scored results into pass/fail with reasons. No I/O.
+
+Every comparison is a :class:`Check` (one per file x head x rule). A threshold fails when the value
+exceeds the limit. A baseline check fails when the value got worse (larger) than the baseline's by
+more than ``tolerance`` (relative); changes within 1e-6 relative (plus 1e-12 absolute) count as
+unchanged, since re-saving or rescaling a float32 tensor moves the metrics by ~1e-7 relative. A head or file present on only one side fails unless ``allow_new``.
+
+Example:
+    >>> from wsep_cli.metrics import compute_metrics
+    >>> import numpy as np
+    >>> from wsep_cli.results import FileResult, HeadResult
+    >>> h = HeadResult("fc.weight", "name", "", 3, 3, "float32", compute_metrics(2 * np.eye(3)))
+    >>> r = FileResult("a.safetensors", "safetensors", "ok", 0, heads=(h,))
+    >>> evaluate([r], thresholds=Thresholds(max_epsilon=1.0)).violations[0].message
+    'a.safetensors fc.weight: epsilon = 9 > 1 (max-epsilon)'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any, Callable, Iterable, Mapping
+
+from wsep_cli.gate.baseline import Baseline, BaselineFile, flatten_head, match_files
+from wsep_cli.errors import ExitCode
+from wsep_cli.report.numtext import fmt_g
+from wsep_cli.results import FileResult
+
+__all__ = [
+    "THRESHOLD_METRICS",
+    "BASELINE_METRICS",
+    "Thresholds",
+    "Check",
+    "FileVerdict",
+    "GateReport",
+    "evaluate",
+    "worse_than",
+    "checks_text",
+    "same_within_rounding",
+]
+
+# Threshold option (also the config key) -> the head metric it limits, keyed like the JSON.
+THRESHOLD_METRICS: Mapping[str, str] = {
+    "max-epsilon": "epsilon",
+    "max-epsilon-normalized": "epsilon_normalized",
+    "max-abs-cos": "cosine.abs_max",
+}
+# Metrics a baseline guards (lower is better for all three).
+BASELINE_METRICS: tuple[str, ...] = ("epsilon", "epsilon_normalized", "cosine.abs_max")
+
+_SLACK_REL = 1e-6  # float32 storage rounds at 6e-8 relative; stay well above it
+_SLACK_ABS = 1e-12
+
+
+def worse_than(new: float, old: float, tolerance: float) -> bool:
+    """True when ``new`` exceeds ``old`` by more than ``tolerance`` (relative) plus rounding slack."""
+    return new > old + tolerance * abs(old) + _SLACK_REL * abs(old) + _SLACK_ABS
+
+
+def checks_text(n: int) -> str:
+    """``"1 check"``, ``"3 checks"``."""
+    return f"{n} check" if n == 1 else f"{n} checks"
+
+
+def same_within_rounding(a: float, b: float) -> bool:
+    """True when ``a`` and ``b`` differ by no more than the rounding slack."""
+    return abs(b - a) <= _SLACK_REL * max(abs(a), abs(b)) + _SLACK_ABS
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Upper limits; ``None`` means no limit."""
+
+    max_epsilon: float | None = None
+    max_epsilon_normalized: float | None = None
+    max_abs_cos: float | None = None
+
+    def items(self) -> list[tuple[str, float]]:
+        """The limits that are set, as (option name, limit)."""
+        return [
+            (f.name.replace("_", "-"), getattr(self, f.name))
+            for f in fields(self)
+            if getattr(self, f.name) is not None
+        ]
+
+    def to_dict(self) -> dict[str, float | None]:
+        return {f.name.replace("_", "-"): getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class Check:
+    """One comparison. ``rule`` is a threshold option, ``baseline``, or ``new-head``/``missing-head``/
+    ``new-file``/``missing-file`` for heads or files present on one side only."""
+
+    path: str
+    layer: str | None
+    rule: str
+    metric: str | None
+    value: float | None
+    limit: float | None
+    passed: bool
+    baseline: float | None = None
+    detail: str = ""
+
+    @property
+    def name(self) -> str:
+        """A short stable name (a JUnit testcase name)."""
+        head = self.layer or "(file)"
+        if self.rule in THRESHOLD_METRICS:
+            return f"{head}: {self.metric} <= {fmt_g(self.limit)} ({self.rule})"
+        if self.rule == "baseline":
+            return f"{head}: {self.metric} vs baseline"
+        return f"{head}: {self.rule}"
+
+    @property
+    def message(self) -> str:
+        """One line naming file, head, metric, value and limit."""
+        where = f"{self.path} {self.layer}" if self.layer else self.path
+        if self.rule in THRESHOLD_METRICS:
+            op = "<=" if self.passed else ">"
+            return f"{where}: {self.metric} = {fmt_g(self.value)} {op} {fmt_g(self.limit)} ({self.rule})"
+        if self.rule == "baseline":
+            base = self.baseline or 0.0
+            rel = f", {(self.value - base) / abs(base):+.2%}" if base and self.value is not None else ""
+            verdict = "within" if self.passed else "exceeds"
+            return (
+                f"{where}: {self.metric} = {fmt_g(self.value)} {verdict} limit {fmt_g(self.limit)} "
+                f"(baseline {fmt_g(self.baseline)}{rel}; {self.detail})"
+            )
+        return f"{where}: {self.detail}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "layer": self.layer,
+            "rule": self.rule,
+            "metric": self.metric,
+            "value": self.value,
+            "limit": self.limit,
+            "baseline": self.baseline,
+            "passed": self.passed,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True)
+class FileVerdict:
+    """The gate's verdict on one path."""
+
+    path: str
+    thresholds: Thresholds
+    checks: tuple[Check, ...] = ()
+    baseline: str | None = None
+    tolerance: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.checks)
+
+    @property
+    def violations(self) -> tuple[Check, ...]:
+        return tuple(c for c in self.checks if not c.passed)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``gate`` object added to each result of the JSON report."""
+        return {
+            "passed": self.passed,
+            "thresholds": self.thresholds.to_dict(),
+            "baseline": None if self.baseline is None else {"source": self.baseline, "tolerance": self.tolerance},
+            "checks": len(self.checks),
+            "violations": [c.to_dict() for c in self.violations],
+        }
+
+    def summary_lines(self) -> list[str]:
+        """Plain-text lines for the table output."""
+        if not self.checks:
+            return [f"gate: {self.path}: no thresholds or baseline apply"]
+        if self.passed:
+            lines = [f"gate: {self.path}: passed ({checks_text(len(self.checks))})"]
+        else:
+            lines = [f"gate: {self.path}: FAILED ({len(self.violations)} of {checks_text(len(self.checks))})"]
+        lines += [f"  FAIL {c.message}" for c in self.violations]
+        lines += [f"  note {c.message}" for c in self.checks if c.passed and c.rule not in _METRIC_RULES]
+        return lines
+
+
+_METRIC_RULES = {*THRESHOLD_METRICS, "baseline"}
+
+
+@dataclass(frozen=True)
+class GateReport:
+    """Verdicts for every scored path, plus baseline files this run did not score."""
+
+    verdicts: tuple[FileVerdict, ...]
+    unmatched: tuple[Check, ...] = ()
+
+    def for_path(self, path: str) -> FileVerdict:
+        for v in self.verdicts:
+            if v.path == path:
+                return v
+        return FileVerdict(path=path, thresholds=Thresholds())
+
+    @property
+    def checks(self) -> tuple[Check, ...]:
+        return tuple(c for v in self.verdicts for c in v.checks) + self.unmatched
+
+    @property
+    def violations(self) -> tuple[Check, ...]:
+        return tuple(c for c in self.checks if not c.passed)
+
+    @property
+    def passed(self) -> bool:
+        return not self.violations
+
+    @property
+    def exit_code(self) -> int:
+        return int(ExitCode.OK if self.passed else ExitCode.GATE_FAILED)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "passed": self.passed,
+            "checks": len(self.checks),
+            "violations": len(self.violations),
+            "unmatched_baseline": [c.to_dict() for c in self.unmatched],
+        }
+
+
+def _threshold_checks(path: str, layer: str, m: Mapping[str, float | None], th: Thresholds) -> list[Check]:
+    out = []
+    for rule, limit in th.items():
+        metric = THRESHOLD_METRICS[rule]
+        value = m.get(metric)
+        if value is not None:
+            out.append(Check(path, layer, rule, metric, value, limit, passed=value <= limit))
+    return out
+
+
+def _baseline_checks(
+    path: str, layer: str, m: Mapping[str, float | None], base: Mapping[str, float | None], tol: float
+) -> list[Check]:
+    out = []
+    for metric in BASELINE_METRICS:
+        new, old = m.get(metric), base.get(metric)
+        if new is None or old is None:
+            continue
+        limit = old + tol * abs(old)
+        ok = not worse_than(new, old, tol)
+        out.append(Check(path, layer, "baseline", metric, new, limit, ok, baseline=old, detail=f"tolerance {tol:g}"))
+    return out
+
+
+def _one_side(path: str, layer: str | None, rule: str, what: str, allow_new: bool) -> Check:
+    detail = what + (" (allowed by --allow-new)" if allow_new else "; pass --allow-new to accept it")
+    return Check(path, layer, rule, None, None, None, passed=allow_new, detail=detail)
+
+
+def _file_checks(
+    r: FileResult, th: Thresholds, base: BaselineFile | None, baseline: Baseline | None, tol: float, allow_new: bool
+) -> list[Check]:
+    checks: list[Check] = []
+    if r.status != "ok":
+        return checks  # the file's own error code already fails the run
+    if baseline is not None and base is None:
+        checks.append(_one_side(r.path, None, "new-file", f"not in baseline {baseline.source}", allow_new))
+    for h in r.heads:
+        m = flatten_head(h.to_dict())
+        checks += _threshold_checks(r.path, h.layer, m, th)
+        if base is None:
+            continue
+        bh = base.head(h.layer)
+        if bh is None:
+            checks.append(_one_side(r.path, h.layer, "new-head", f"head not in baseline {baseline.source}", allow_new))
+        else:
+            checks += _baseline_checks(r.path, h.layer, m, bh.metrics, tol)
+    if base is not None and base.ok:
+        for bh in base.heads:
+            if all(h.layer != bh.layer for h in r.heads):
+                what = f"head in baseline {baseline.source} ({base.path}) but not found in this run"
+                checks.append(_one_side(r.path, bh.layer, "missing-head", what, allow_new))
+    return checks
+
+
+def evaluate(
+    results: Iterable[FileResult],
+    *,
+    thresholds: Thresholds | Callable[[str], Thresholds] = Thresholds(),
+    baseline: Baseline | None = None,
+    tolerance: float = 0.0,
+    allow_new: bool = False,
+) -> GateReport:
+    """Check every head of every result.
+
+    Args:
+        results: scored files (error results get no checks: their exit code fails the run).
+        thresholds: one set for all paths, or a function giving each path its own (config overrides).
+        baseline: an earlier report to compare against, matched by file and layer.
+        tolerance: allowed relative worsening against the baseline (0.05 = 5 %).
+        allow_new: accept heads and files present on only one side.
+    """
+    results = list(results)
+    per_path = thresholds if callable(thresholds) else (lambda _p, _t=thresholds: _t)
+    match = match_files([r.path for r in results], baseline) if baseline is not None else None
+    verdicts = []
+    for r in results:
+        th = per_path(r.path)
+        base = match.pairs.get(r.path) if match is not None else None
+        checks = _file_checks(r, th, base, baseline, tolerance, allow_new)
+        src = baseline.source if baseline is not None else None
+        verdicts.append(FileVerdict(r.path, th, tuple(checks), baseline=src, tolerance=tolerance))
+    unmatched: tuple[Check, ...] = ()
+    if match is not None and baseline is not None:
+        unmatched = tuple(
+            _one_side(f.path, None, "missing-file", f"in baseline {baseline.source} but not scored in this run", allow_new)
+            for f in match.unmatched
+        )
+    return GateReport(verdicts=tuple(verdicts), unmatched=unmatched)

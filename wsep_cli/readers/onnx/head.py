@@ -1,0 +1,308 @@
+"""Find an ONNX graph's classifier head by walking back from its outputs.
+
+From each graph output the walk passes through ops that do not mix classes (Softmax, LogSoftmax,
+Flatten, Reshape, Squeeze, Unsqueeze, Identity, Dropout, Relu, Cast, pooling and reductions, a bias
+``Add``, a multiplication or division by a scalar constant) and stops at the first ``Gemm``,
+``MatMul`` or 1x1 ``Conv`` whose weight is a constant: an initializer or ``Constant`` output,
+possibly behind ``Transpose``/``Reshape``/``Squeeze``/``Unsqueeze``/``Flatten``/``Cast``/``Identity``.
+An ``Add``/``Sum``/``Mean`` of two computed tensors (a distillation pair) is followed into both.
+
+This module reads only field names that wsep's own parsed graph (:mod:`wsep_cli.readers.onnx.proto`)
+shares with ``onnx``'s protobuf classes, and never imports ``onnx``. A scalar ``Mul``/``Div``
+on the logits (temperature) is walked through but not folded into the weight; Gemm's ``alpha`` is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from wsep_cli.readers.base import HeadHint, TensorInfo
+
+__all__ = [
+    "WeightOp", "DerivedTensor", "FoundHead", "find_heads", "apply_shape", "text", "ONNX_DTYPE_NAMES",
+]
+
+# TensorProto.DataType -> dtype name (numpy spelling, plus bfloat16 and the float8 family)
+ONNX_DTYPE_NAMES: dict[int, str] = {
+    1: "float32", 2: "uint8", 3: "int8", 4: "uint16", 5: "int16", 6: "int32", 7: "int64",
+    8: "string", 9: "bool", 10: "float16", 11: "float64", 12: "uint32", 13: "uint64",
+    14: "complex64", 15: "complex128", 16: "bfloat16", 17: "float8_e4m3fn", 18: "float8_e4m3fnuz",
+    19: "float8_e5m2", 20: "float8_e5m2fnuz", 21: "uint4", 22: "int4", 23: "float4_e2m1",
+}
+_FLOATS = {"float32", "float16", "float64", "bfloat16"}
+
+_PASS_THROUGH = {
+    "Softmax", "LogSoftmax", "Flatten", "Reshape", "Squeeze", "Unsqueeze", "Identity", "Dropout",
+    "Relu", "Cast", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "LpPool",
+    "GlobalLpPool", "ReduceMean", "ReduceMax",
+}
+_WEIGHT_OPS = {"Transpose", "Reshape", "Identity", "Cast", "Squeeze", "Unsqueeze", "Flatten"}
+_MAX_STEPS = 100_000
+_MAX_WEIGHT_CHAIN = 64
+
+
+@dataclass(frozen=True)
+class WeightOp:
+    """One shape op between an initializer and the head's weight input (``arg``: perm/shape/axes)."""
+
+    kind: str  # transpose | reshape | squeeze | unsqueeze | flatten | cast | identity
+    arg: tuple[int, ...] | None = None
+    flag: int = 0  # Reshape allowzero
+
+
+@dataclass(frozen=True)
+class DerivedTensor:
+    """A head weight computed from a stored tensor by shape ops; listed under the op's output name."""
+
+    name: str
+    base: str
+    ops: tuple[WeightOp, ...]
+    shape: tuple[int, ...]
+    dtype: str
+
+
+@dataclass(frozen=True)
+class FoundHead:
+    hint: HeadHint
+    derived: DerivedTensor | None = None
+
+
+def text(value: str | bytes) -> str:
+    """A protobuf string field as str: invalid UTF-8 comes back as bytes, spelled with escapes."""
+    return value if isinstance(value, str) else value.decode("utf-8", errors="backslashreplace")
+
+
+@dataclass(frozen=True)
+class _Node:
+    """The parts of a NodeProto the walk needs, with every name as a proper str."""
+
+    op_type: str
+    name: str
+    input: tuple[str, ...]
+    output: tuple[str, ...]
+    attrs: dict[str, Any]
+
+    @classmethod
+    def of(cls, node: Any) -> "_Node":
+        attrs: dict[str, Any] = {}
+        for a in node.attribute:
+            value = {1: a.f, 2: a.i, 6: tuple(a.floats), 7: tuple(a.ints)}.get(a.type)
+            if value is not None:
+                attrs.setdefault(text(a.name), value)
+        return cls(text(node.op_type), text(node.name), tuple(text(i) for i in node.input),
+                   tuple(text(o) for o in node.output), attrs)
+
+
+def _attr(node: _Node, name: str, default: Any) -> Any:
+    return node.attrs.get(name, default)
+
+
+def apply_shape(shape: tuple[int, ...], op: WeightOp) -> tuple[int, ...] | None:
+    """The shape after ``op``, or None when the op cannot apply (malformed graph)."""
+    nd = len(shape)
+    if op.kind in ("identity", "cast"):
+        return shape
+    if op.kind == "transpose":
+        perm = op.arg if op.arg is not None else tuple(range(nd - 1, -1, -1))
+        return tuple(shape[p] for p in perm) if sorted(perm) == list(range(nd)) else None
+    if op.kind == "flatten":
+        axis = (op.arg or (1,))[0]
+        axis = axis + nd if axis < 0 else axis
+        if not 0 <= axis <= nd:
+            return None
+        return (_prod(shape[:axis]), _prod(shape[axis:]))
+    if op.kind == "squeeze":
+        axes = {a + nd if a < 0 else a for a in op.arg} if op.arg else {i for i, d in enumerate(shape) if d == 1}
+        if any(not 0 <= a < nd or shape[a] != 1 for a in axes):
+            return None
+        return tuple(d for i, d in enumerate(shape) if i not in axes)
+    if op.kind == "unsqueeze":
+        out_nd = nd + len(op.arg or ())
+        axes = sorted(a + out_nd if a < 0 else a for a in (op.arg or ()))
+        if len(set(axes)) != len(axes) or any(not 0 <= a < out_nd for a in axes):
+            return None
+        rest = iter(shape)
+        return tuple(1 if i in axes else next(rest) for i in range(out_nd))
+    if op.kind == "reshape" and op.arg is not None:
+        return _reshape(shape, op.arg, op.flag)
+    return None
+
+
+def _prod(dims: Sequence[int]) -> int:
+    n = 1
+    for d in dims:
+        n *= d
+    return n
+
+
+def _reshape(shape: tuple[int, ...], target: tuple[int, ...], allowzero: int) -> tuple[int, ...] | None:
+    out = [shape[i] if (d == 0 and not allowzero and i < len(shape)) else d for i, d in enumerate(target)]
+    if out.count(-1) > 1 or any(d < -1 for d in out):
+        return None
+    if -1 in out:
+        known = _prod([d for d in out if d != -1])
+        if known == 0 or _prod(shape) % known:
+            return None
+        out[out.index(-1)] = _prod(shape) // known
+    return tuple(out) if _prod(out) == _prod(shape) else None
+
+
+class _Walker:
+    """Holds the graph indexes for one :func:`find_heads` call."""
+
+    def __init__(
+        self, graph: Any, infos: Mapping[str, TensorInfo], small_ints: Callable[[str], tuple[int, ...] | None]
+    ) -> None:
+        self.infos = infos
+        self.small_ints = small_ints
+        self.producer: dict[str, _Node] = {}
+        for proto in graph.node:
+            if text(proto.domain) in ("", "ai.onnx"):
+                node = _Node.of(proto)
+                for out in node.output:
+                    self.producer.setdefault(out, node)
+
+    def weight(self, name: str) -> tuple[str, tuple[WeightOp, ...], tuple[int, ...]] | None:
+        """(stored base tensor, ops from base to ``name``, final shape) when ``name`` is constant."""
+        ops: list[WeightOp] = []
+        cur = name
+        while cur not in self.infos:
+            node = self.producer.get(cur)
+            if node is None or node.op_type not in _WEIGHT_OPS or len(ops) >= _MAX_WEIGHT_CHAIN:
+                return None
+            op = self._weight_op(node)
+            if op is None or len(node.input) == 0:
+                return None
+            ops.append(op)
+            cur = node.input[0]
+        ops.reverse()
+        shape: tuple[int, ...] | None = self.infos[cur].shape
+        for op in ops:
+            shape = apply_shape(shape, op) if shape is not None else None
+        return (cur, tuple(ops), shape) if shape is not None else None
+
+    def _weight_op(self, node: _Node) -> WeightOp | None:
+        t, ins = node.op_type, list(node.input)
+        if t == "Transpose":
+            perm = _attr(node, "perm", None)
+            return WeightOp("transpose", perm if perm else None)
+        if t == "Reshape":
+            target = self.small_ints(ins[1]) if len(ins) > 1 else None
+            return WeightOp("reshape", target, int(_attr(node, "allowzero", 0))) if target is not None else None
+        if t in ("Squeeze", "Unsqueeze"):
+            axes = _attr(node, "axes", None) or (self.small_ints(ins[1]) if len(ins) > 1 and ins[1] else None)
+            if t == "Unsqueeze" and not axes:
+                return None
+            return WeightOp(t.lower(), axes)
+        if t == "Flatten":
+            return WeightOp("flatten", (int(_attr(node, "axis", 1)),))
+        if t == "Cast":
+            return WeightOp("cast", (int(_attr(node, "to", 1)),))
+        return WeightOp("identity")
+
+    def head_at(self, node: _Node, output: str) -> FoundHead | None:
+        """The head if ``node`` is a Gemm / MatMul / 1x1 Conv with a constant weight."""
+        t = node.op_type
+        if t not in ("Gemm", "MatMul", "Conv") or len(node.input) < 2:
+            return None
+        w = self.weight(node.input[1])
+        if w is None:
+            return None
+        base, ops, shape = w
+        if self.infos[base].dtype not in _FLOATS:  # quantized or corrupt: leave it to the locator
+            return None
+        if t == "Gemm" and len(shape) == 2:
+            stored_t, scale = not bool(_attr(node, "transB", 0)), float(_attr(node, "alpha", 1.0))
+            why = f"transB={int(not stored_t)}, alpha={scale:g}"
+        elif t == "MatMul" and len(shape) == 2:
+            stored_t, scale, why = True, 1.0, "weight stored as features x classes"
+        elif t == "Conv" and len(shape) == 4 and shape[2:] == (1, 1) and int(_attr(node, "group", 1)) == 1:
+            stored_t, scale, why = False, 1.0, "1x1 kernel"
+        else:
+            return None
+        reason = f"ONNX graph: {t} node {node.name or node.output[0]!r} ({why}) feeds output {output!r}"
+        flip = self._orientation_only(base, ops)
+        if flip is not None:
+            return FoundHead(HeadHint(base, stored_t != flip, scale, reason))
+        dtype = self.infos[base].dtype
+        for op in ops:
+            if op.kind == "cast" and op.arg:
+                dtype = ONNX_DTYPE_NAMES.get(op.arg[0], dtype)
+        derived = DerivedTensor(node.input[1], base, ops, shape, dtype)
+        return FoundHead(HeadHint(node.input[1], stored_t, scale, reason), derived)
+
+    def _orientation_only(self, base: str, ops: tuple[WeightOp, ...]) -> bool | None:
+        """True/False (transposed or not) when ``ops`` only permute a 2-D base; None otherwise."""
+        info = self.infos[base]
+        perm = tuple(range(len(info.shape)))
+        for op in ops:
+            if op.kind == "transpose":
+                p = op.arg if op.arg is not None else tuple(range(len(perm) - 1, -1, -1))
+                perm = tuple(perm[i] for i in p)
+            elif op.kind == "cast":
+                if info.dtype not in _FLOATS or ONNX_DTYPE_NAMES.get((op.arg or (0,))[0]) not in _FLOATS:
+                    return None
+            elif op.kind != "identity":
+                return None
+        if perm == tuple(range(len(perm))):
+            return False
+        return True if perm == (1, 0) else None
+
+    def is_scalar_const(self, name: str) -> bool:
+        w = self.weight(name)
+        return w is not None and _prod(w[2]) == 1
+
+    def next_inputs(self, node: _Node) -> list[str] | None:
+        """Inputs to keep walking through, or None when the walk stops at this node."""
+        t, ins = node.op_type, [i for i in node.input if i]
+        if t in _PASS_THROUGH and ins:
+            return ins[:1]
+        if t in ("Add", "Sum", "Mean"):
+            dynamic = [i for i in ins if self.weight(i) is None]
+            return dynamic or None
+        if t == "Mul" and len(ins) == 2:
+            dyn = [i for i in ins if not self.is_scalar_const(i)]
+            return dyn if len(dyn) == 1 else None
+        if t == "Div" and len(ins) == 2 and self.is_scalar_const(ins[1]):
+            return ins[:1]
+        return None
+
+    def walk(self, output: str) -> list[FoundHead]:
+        found: list[FoundHead] = []
+        stack, seen, steps = [output], set(), 0
+        while stack and steps < _MAX_STEPS:
+            name = stack.pop()
+            steps += 1
+            node = self.producer.get(name)
+            if name in seen or node is None:
+                continue
+            seen.add(name)
+            head = self.head_at(node, output)
+            if head is not None:
+                found.append(head)
+                continue
+            stack.extend(reversed(self.next_inputs(node) or []))
+        return found
+
+
+def find_heads(
+    graph: Any,
+    infos: Mapping[str, TensorInfo],
+    small_ints: Callable[[str], tuple[int, ...] | None],
+) -> list[FoundHead]:
+    """Heads feeding the graph outputs, primary (first output's) first, each weight once.
+
+    Args:
+        graph: a :class:`wsep_cli.readers.onnx.proto.Graph` (or an ``onnx.GraphProto``).
+        infos: stored tensors (initializers and ``Constant`` outputs) by name.
+        small_ints: the values of a small constant integer tensor (a Reshape target), else None.
+    """
+    walker = _Walker(graph, infos, small_ints)
+    heads: list[FoundHead] = []
+    for out in graph.output:
+        for h in walker.walk(text(out.name)):
+            if all(h.hint.name != x.hint.name for x in heads):
+                heads.append(h)
+    return heads

@@ -1,0 +1,311 @@
+"""The parts of ``onnx.ModelProto`` that wsep needs, parsed with :mod:`wsep_cli.readers.onnx.wire`.
+
+Field numbers follow ``onnx.proto`` (onnx 1.23). Names, shapes, dtypes, nodes and attributes are
+read; every tensor payload (``raw_data``, packed ``float_data``...) stays in the file as an
+(offset, length) span until :func:`storage_values` or the reader asks for it. As in protobuf,
+fields of an unexpected wire type and unknown fields are skipped, packed and unpacked repeated
+scalars are both accepted, a scalar seen twice keeps its last value and a singular message seen twice
+is merged (``graph``, ``AttributeProto.t``). Sub-messages wsep does not use (value types, functions,
+training info, sub-graphs) are skipped without being validated. Never imports ``onnx``.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from wsep_cli.readers.onnx.wire import (
+    I32, I64, LEN, MASK64, MAX_LIST_BYTES, MAX_STRING, MAX_UNPACKED, STORAGE, VARINT, Source, WireError,
+    fields, int32, int64, packed_floats, packed_ints, packed_values, text,
+)
+
+if TYPE_CHECKING:
+    import numpy as np
+
+__all__ = [
+    "Entry", "OperatorSetId", "ValueInfo", "Tensor", "Attribute", "Node", "Graph", "Model",
+    "parse_model", "parse_graph", "parse_tensor", "storage_values", "TYPED_FIELDS",
+]
+
+
+@dataclass
+class Entry:
+    """StringStringEntryProto."""
+
+    key: str = ""
+    value: str = ""
+
+
+@dataclass
+class OperatorSetId:
+    domain: str = ""
+    version: int = 0
+
+
+@dataclass
+class ValueInfo:
+    """ValueInfoProto: its name only (types are skipped)."""
+
+    name: str = ""
+
+
+# TensorProto storage fields -> the wire type of one element when unpacked
+TYPED_FIELDS = {4: I32, 5: VARINT, 7: VARINT, 10: I64, 11: VARINT}
+
+
+@dataclass
+class Tensor:
+    """TensorProto metadata; payloads stay in the file as spans.
+
+    ``raw``: (offset, length) of ``raw_data`` or None. ``typed[f]``: parts of storage field ``f``
+    (4 float_data, 5 int32_data, 7 int64_data, 10 double_data, 11 uint64_data), each a packed span
+    ``(offset, length)`` or a list of unpacked elements (varint ints, or 4/8 raw bytes); the reader
+    builds ``Constant`` ``value_float``/``value_ints``... tensors the same way. Fields 1 dims, 2
+    data_type, 3 segment, 6 string_data, 8 name, 9 raw_data, 13 external_data, 14 data_location.
+    """
+
+    name: str = ""
+    dims: list[int] = field(default_factory=list)
+    data_type: int = 0
+    data_location: int = 0
+    external_data: list[Entry] = field(default_factory=list)
+    raw: tuple[int, int] | None = None
+    typed: dict[int, list[tuple[int, int] | list]] = field(default_factory=dict)  # type: ignore[type-arg]
+    string_data: list[tuple[int, int]] = field(default_factory=list)
+    has_segment: bool = False
+    unpacked: int = 0
+
+
+@dataclass
+class Attribute:
+    """AttributeProto: 1 name, 20 type, 2 f, 3 i, 4 s, 5 t, 7 floats, 8 ints (graphs are skipped)."""
+
+    name: str = ""
+    type: int = 0
+    f: float = 0.0
+    i: int = 0
+    s: bytes = b""
+    t: Tensor | None = None
+    floats: list[float] = field(default_factory=list)
+    ints: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Node:
+    """NodeProto: 1 input, 2 output, 3 name, 4 op_type, 7 domain, 5 attribute."""
+
+    input: list[str] = field(default_factory=list)
+    output: list[str] = field(default_factory=list)
+    name: str = ""
+    op_type: str = ""
+    domain: str = ""
+    attribute: list[Attribute] = field(default_factory=list)
+
+
+@dataclass
+class Graph:
+    """GraphProto: 1 node, 2 name, 5 initializer, 11 input, 12 output, 13 value_info."""
+
+    node: list[Node] = field(default_factory=list)
+    name: str = ""
+    initializer: list[Tensor] = field(default_factory=list)
+    input: list[ValueInfo] = field(default_factory=list)
+    output: list[ValueInfo] = field(default_factory=list)
+    value_info: list[ValueInfo] = field(default_factory=list)
+
+
+@dataclass
+class Model:
+    """ModelProto: 1 ir_version, 2/3 producer name/version, 4 domain, 5 model_version, 7 graph,
+    8 opset_import (1 domain, 2 version), 14 metadata_props."""
+
+    ir_version: int = 0
+    producer_name: str = ""
+    producer_version: str = ""
+    domain: str = ""
+    model_version: int = 0
+    graph: Graph | None = None
+    opset_import: list[OperatorSetId] = field(default_factory=list)
+    metadata_props: list[Entry] = field(default_factory=list)
+
+
+def _entry(src: Source, at: int, n: int) -> Entry:
+    src.count()
+    e = Entry()
+    for num, wire, a, b, d in fields(src, at, at + n):
+        if num == 1 and wire == LEN:
+            e.key = text(src, a, b, d)
+        elif num == 2 and wire == LEN:
+            e.value = text(src, a, b, d)
+    return e
+
+
+def _named(src: Source, at: int, n: int) -> ValueInfo:
+    src.count()
+    v = ValueInfo()
+    for num, wire, a, b, d in fields(src, at, at + n):
+        if num == 1 and wire == LEN:
+            v.name = text(src, a, b, d)
+    return v
+
+
+def parse_tensor(src: Source, spans: list[tuple[int, int]]) -> Tensor:
+    """TensorProto from one or more (merged) byte spans."""
+    src.count()
+    t = Tensor()
+    for at, n in spans:
+        for num, wire, a, b, d in fields(src, at, at + n):
+            if num in TYPED_FIELDS and wire in (LEN, TYPED_FIELDS[num]):
+                parts = t.typed.setdefault(num, [])
+                if wire == LEN:
+                    parts.append((a, b))
+                    continue
+                t.unpacked += 1
+                if t.unpacked > MAX_UNPACKED:
+                    raise WireError(f"tensor {t.name!r} stores more than {MAX_UNPACKED} unpacked values")
+                if not parts or isinstance(parts[-1], tuple):
+                    parts.append([])
+                parts[-1].append(a)  # type: ignore[union-attr]
+            elif num == 1 and wire == VARINT:
+                t.dims.append(int64(a))
+            elif num == 1 and wire == LEN:
+                t.dims.extend(packed_ints(src, a, b))
+            elif num == 2 and wire == VARINT:
+                t.data_type = int32(a)
+            elif num == 3 and wire == LEN:
+                t.has_segment = True
+            elif num == 6 and wire == LEN:
+                t.string_data.append((a, b))
+            elif num == 8 and wire == LEN:
+                t.name = text(src, a, b, d)
+            elif num == 9 and wire == LEN:
+                t.raw = (a, b)
+            elif num == 13 and wire == LEN:
+                t.external_data.append(_entry(src, a, b))
+            elif num == 14 and wire == VARINT and a in (0, 1):  # a closed enum: other values are dropped
+                t.data_location = a
+    if len(t.dims) > 4096:
+        raise WireError(f"tensor {t.name!r} has {len(t.dims)} dimensions")
+    return t
+
+
+def _attribute(src: Source, at: int, n: int) -> Attribute:
+    src.count()
+    attr, t_spans = Attribute(), []
+    for num, wire, a, b, d in fields(src, at, at + n):
+        if num == 1 and wire == LEN:
+            attr.name = text(src, a, b, d)
+        elif num == 20 and wire == VARINT and a <= 14:  # AttributeType, a closed enum
+            attr.type = a
+        elif num == 2 and wire == I32:
+            attr.f = struct.unpack("<f", a)[0]
+        elif num == 3 and wire == VARINT:
+            attr.i = int64(a)
+        elif num == 4 and wire == LEN:
+            attr.s = src.read(a, b) if b <= MAX_STRING else b""
+        elif num == 5 and wire == LEN:
+            t_spans.append((a, b))
+        elif num == 7 and wire == I32:
+            attr.floats.append(struct.unpack("<f", a)[0])
+        elif num == 7 and wire == LEN:
+            attr.floats.extend(packed_floats(src, a, b))
+        elif num == 8 and wire == VARINT:
+            attr.ints.append(int64(a))
+        elif num == 8 and wire == LEN:
+            attr.ints.extend(packed_ints(src, a, b))
+        if len(attr.floats) + len(attr.ints) > MAX_LIST_BYTES:
+            raise WireError(f"attribute {attr.name!r} holds more than {MAX_LIST_BYTES} values")
+    if t_spans:
+        attr.t = parse_tensor(src, t_spans)
+    return attr
+
+
+def _node(src: Source, at: int, n: int) -> Node:
+    src.count()
+    node = Node()
+    for num, wire, a, b, d in fields(src, at, at + n):
+        if wire != LEN:
+            continue
+        if num == 1:
+            node.input.append(text(src, a, b, d))
+        elif num == 2:
+            node.output.append(text(src, a, b, d))
+        elif num == 3:
+            node.name = text(src, a, b, d)
+        elif num == 4:
+            node.op_type = text(src, a, b, d)
+        elif num == 7:
+            node.domain = text(src, a, b, d)
+        elif num == 5:
+            node.attribute.append(_attribute(src, a, b))
+    return node
+
+
+def parse_graph(src: Source, spans: list[tuple[int, int]]) -> Graph:
+    """GraphProto from one or more (merged) byte spans; sub-graphs and types are not read."""
+    src.count()
+    g = Graph()
+    lists = {11: g.input, 12: g.output, 13: g.value_info}
+    for at, n in spans:
+        for num, wire, a, b, d in fields(src, at, at + n):
+            if wire != LEN:
+                continue
+            if num == 1:
+                g.node.append(_node(src, a, b))
+            elif num == 5:
+                g.initializer.append(parse_tensor(src, [(a, b)]))
+            elif num in lists:
+                lists[num].append(_named(src, a, b))
+            elif num == 2:
+                g.name = text(src, a, b, d)
+    return g
+
+
+def parse_model(src: Source) -> Model:
+    """The ModelProto that fills ``src`` (a whole file); raises :class:`WireError` when malformed."""
+    m, graph_spans = Model(), []
+    for num, wire, a, b, d in fields(src, 0, src.size):
+        if wire == VARINT and num in (1, 5):
+            setattr(m, "ir_version" if num == 1 else "model_version", int64(a))
+        elif wire != LEN:
+            continue
+        elif num == 7:
+            graph_spans.append((a, b))
+        elif num == 8:
+            src.count()
+            o = OperatorSetId()
+            for n2, w2, a2, b2, d2 in fields(src, a, a + b):
+                if n2 == 1 and w2 == LEN:
+                    o.domain = text(src, a2, b2, d2)
+                elif n2 == 2 and w2 == VARINT:
+                    o.version = int64(a2)
+            m.opset_import.append(o)
+        elif num == 14:
+            m.metadata_props.append(_entry(src, a, b))
+        elif num in (2, 3, 4):
+            setattr(m, {2: "producer_name", 3: "producer_version", 4: "domain"}[num], text(src, a, b, d))
+    if graph_spans:
+        m.graph = parse_graph(src, graph_spans)
+    return m
+
+
+def storage_values(src: Source, t: Tensor, field_no: int) -> "np.ndarray":
+    """The values of storage field ``field_no`` of ``t`` in its protobuf type (int32 truncated)."""
+    import numpy as np
+
+    out = []
+    for part in t.typed.get(field_no, []):
+        if isinstance(part, tuple):
+            out.append(packed_values(src, field_no, *part))
+        elif field_no in (4, 10):
+            out.append(np.frombuffer(b"".join(part), dtype=STORAGE[field_no]))
+        else:
+            out.append(np.array([v & MASK64 for v in part], dtype=np.uint64))
+    arr = np.concatenate(out) if out else np.zeros(0, STORAGE[field_no])
+    if field_no == 5:
+        return arr.astype(np.uint64).astype(np.uint32).view(np.int32)
+    if field_no == 7:
+        return arr.astype(np.uint64).view(np.int64)
+    return arr.astype(STORAGE[field_no], copy=False)
+

@@ -1,0 +1,141 @@
+"""A restricted unpickler for ``torch.save`` pickles that can run nothing from the file.
+
+Two passes per pickle:
+
+1. :func:`~wsep_cli.readers.pytorch.pickle_scan.scan_pickle` walks the opcodes (building no objects) and
+   refuses what would abuse memory before any object exists: oversized pickles and length fields,
+   absurd memo indices, deep MARK nesting, the copyreg extension registry.
+2. :class:`RestrictedUnpickler` resolves every global through
+   :func:`~wsep_cli.readers.pytorch.globals.resolve_global`; anything not listed there is refused with
+   :class:`~wsep_cli.errors.UnsafeError` naming the global, before it could be called. Storages come
+   back as :class:`~wsep_cli.readers.pytorch.globals.StorageRef` records; no data is read here.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+from pathlib import Path
+from typing import Callable
+
+from wsep_cli.errors import UnreadableError, UnsafeError, WsepError
+from wsep_cli.readers.pytorch.pickle_scan import MAX_MARK_DEPTH, MAX_PICKLE_BYTES, scan_pickle
+from wsep_cli.readers.pytorch.globals import (
+    BadPickle,
+    StorageRef,
+    StorageType,
+    UnsupportedTensor,
+    resolve_global,
+)
+
+__all__ = ["MAX_PICKLE_BYTES", "MAX_MARK_DEPTH", "scan_pickle", "unpickle", "refusal_message"]
+
+_MODULE_HINTS = ("torch.nn", "torchvision", "timm", "__main__", "lightning", "pytorch_lightning")
+
+
+def refusal_message(path: Path, dotted: str) -> str:
+    """One-line message for a refused global."""
+    hint = ""
+    if dotted.startswith(_MODULE_HINTS):
+        hint = " (the file pickles a whole model object, not just its weights)"
+    return (
+        f"{path}: refused to unpickle global '{dotted}'{hint}; wsep loads only tensors and never "
+        "runs code from a checkpoint. If you trust the file, re-save model.state_dict() with "
+        "torch.save or as safetensors and score that"
+    )
+
+
+class RestrictedUnpickler(pickle.Unpickler):
+    """An unpickler whose globals come from a fixed table and whose storages are records."""
+
+    def __init__(self, data: bytes, *, path: Path, torchscript: bool = False) -> None:
+        super().__init__(io.BytesIO(data), encoding="utf-8")
+        self.path = path
+        self.torchscript = torchscript
+        self.storages: dict[str, StorageRef] = {}
+        self._classes: dict[str, type] = {}
+
+    def find_class(self, module: str, name: str) -> object:
+        from _compat_pickle import IMPORT_MAPPING, NAME_MAPPING
+
+        if (module, name) in NAME_MAPPING:
+            module, name = NAME_MAPPING[(module, name)]
+        elif module in IMPORT_MAPPING:
+            module = IMPORT_MAPPING[module]
+        dotted = f"{module}.{name}"
+        found = resolve_global(dotted, torchscript=self.torchscript, classes=self._classes)
+        if found is None:
+            raise UnsafeError(refusal_message(self.path, dotted))
+        return found
+
+    def persistent_load(self, pid: object) -> object:
+        if not isinstance(pid, tuple) or not pid or pid[0] not in ("storage", b"storage"):
+            kind = pid[0] if isinstance(pid, tuple) and pid else type(pid).__name__
+            if kind in ("module", b"module"):
+                raise UnsafeError(refusal_message(self.path, "torch.nn.Module source (persistent id 'module')"))
+            raise BadPickle(f"unknown persistent id {str(kind)[:40]!r}")
+        if len(pid) not in (5, 6):
+            raise BadPickle("a storage persistent id has the wrong number of fields")
+        stype, key, location, numel = pid[1:5]
+        view = pid[5] if len(pid) == 6 else None
+        if not isinstance(stype, StorageType):
+            raise BadPickle(f"storage type {stype!r} is not a torch storage class")
+        key, location = _text(key), _text(location)
+        if not isinstance(numel, int) or isinstance(numel, bool) or numel < 0:
+            raise BadPickle(f"storage {key!r} has an invalid element count {numel!r}")
+        # The first reference to a key fixes its size, as in torch; a later one may view it as
+        # another type (an UntypedStorage and a typed tensor over the same bytes).
+        root = self.storages.setdefault(key, StorageRef(key, stype.dtype, numel, location))
+        if root.dtype is not stype.dtype:
+            root = StorageRef(key, stype.dtype, root.nbytes // stype.dtype.itemsize, location)
+        return root if view is None else self._view(root, view)
+
+    def _view(self, root: StorageRef, view: object) -> StorageRef:
+        """A legacy storage view: (view key, offset, size) in elements of the root storage."""
+        if not (isinstance(view, tuple) and len(view) == 3 and all(isinstance(v, int) for v in view[1:])):
+            raise BadPickle("a legacy storage view has an invalid description")
+        _key, offset, size = view
+        if offset < 0 or size < 0 or offset + size > root.numel:
+            raise BadPickle(f"a view of storage {root.key!r} reaches past its end")
+        return StorageRef(root.key, root.dtype, size, root.location, offset * root.dtype.itemsize)
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bytes):
+        return value.decode("ascii", "replace")
+    if isinstance(value, str):
+        return value
+    raise BadPickle(f"expected a string in a storage persistent id, got {type(value).__name__}")
+
+
+def _one_line(e: BaseException) -> str:
+    text = " ".join(str(e).split()) or type(e).__name__
+    return text[:200]
+
+
+def unpickle(data: bytes, *, path: Path, what: str, torchscript: bool = False,
+             on_storages: Callable[[dict[str, StorageRef]], None] | None = None) -> object:
+    """Unpickle already-scanned bytes with :class:`RestrictedUnpickler`.
+
+    Args:
+        on_storages: receives the storages the pickle referenced, by key (root records).
+
+    Raises:
+        UnsafeError: a global outside the allowed table.
+        UnreadableError: anything else that goes wrong, with the cause in one line.
+    """
+    unpickler = RestrictedUnpickler(data, path=path, torchscript=torchscript)
+    try:
+        obj = unpickler.load()
+    except WsepError:
+        raise
+    except UnsupportedTensor as e:
+        raise UnreadableError(f"{path}: {e}") from e
+    except BadPickle as e:
+        raise UnreadableError(f"{path}: {what} is not a valid torch.save pickle: {e}") from e
+    except Exception as e:  # UnpicklingError, TypeError, MemoryError, ... from malformed data
+        raise UnreadableError(f"{path}: {what} cannot be unpickled ({type(e).__name__}: {_one_line(e)})") from e
+    if on_storages is not None:
+        on_storages(unpickler.storages)
+    return obj
+
