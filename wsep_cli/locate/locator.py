@@ -113,6 +113,7 @@ def locate(
     reader: Reader,
     *,
     layer: str | None = None,
+    arch: str | None = None,
     arch_classifiers: list[str] | None = None,
 ) -> list[Head]:
     """Find the classifier head(s) of a checkpoint, primary first.
@@ -120,14 +121,20 @@ def locate(
     Args:
         reader: an open checkpoint.
         layer: ``--layer NAME``: a key as stored, with or without ``.weight``.
-        arch_classifiers: classifier module names from timm's ``pretrained_cfg["classifier"]``.
+        arch: ``--arch NAME``: a timm architecture whose ``pretrained_cfg["classifier"]`` names the
+            head (an unknown name is a usage error). Without it, a checkpoint's own ``arch`` entry
+            is used the same way (an unknown name there is no evidence).
+        arch_classifiers: classifier module names known already (a model built in this process).
 
     Raises:
         NoClassifierError: nothing fits (exit 3).
+        UsageError: ``arch`` is not a timm architecture.
     """
     all_t = reader.tensors()
     if layer:
         return [_by_option(all_t, layer)]
+    if arch_classifiers is None:
+        arch_classifiers = _arch_classifiers(reader, arch)
     hints: list[HeadHint] = reader.hints()
     if hints:
         return [Head(h.name, "metadata", h.reason, h.transposed, h.scale) for h in hints]
@@ -161,6 +168,16 @@ def locate(
         f"{reader.path}: no classifier matrix found ({len(mats)} weight matrices, none with a known "
         "classifier name or at the end of the layer chain); name one with --layer (see `wsep layers`)"
     )
+
+
+def _arch_classifiers(reader: Reader, arch: str | None) -> list[str] | None:
+    """Classifier names timm gives for ``--arch``, else for the checkpoint's ``arch`` entry."""
+    name = arch or reader.metadata().get("arch")
+    if not name:
+        return None
+    from wsep_cli.locate.timm_names import classifier_names_for
+
+    return classifier_names_for(name, required=arch is not None)
 
 
 def _unusable_named_head(all_t: list[TensorInfo]) -> TensorInfo | None:
