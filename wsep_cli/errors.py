@@ -18,6 +18,7 @@ __all__ = [
     "UnsafeError",
     "NonFiniteError",
     "TrainingError",
+    "error_for_code",
 ]
 
 
@@ -78,3 +79,20 @@ class TrainingError(WsepError):
     """Training stopped (non-finite loss, unusable output folder) (exit 2)."""
 
     exit_code = ExitCode.USAGE
+
+
+_BY_CODE: dict[ExitCode, type[WsepError]] = {
+    ExitCode.USAGE: UsageError,
+    ExitCode.NO_CLASSIFIER: NoClassifierError,
+    ExitCode.UNREADABLE: UnreadableError,
+}
+
+
+def error_for_code(code: int, message: str) -> WsepError:
+    """An error of the class that ends with exit ``code`` (2, 3 or 4), carrying ``message``.
+
+    Example:
+        >>> type(error_for_code(4, "bad file")).__name__
+        'UnreadableError'
+    """
+    return _BY_CODE.get(ExitCode(code), UsageError)(message)

@@ -1,98 +1,111 @@
-"""The score pipeline: path -> reader -> located head(s) -> metrics -> FileResult.
+"""The one pipeline every command reads checkpoints through: source -> reader -> heads -> metrics.
 
-Errors for one file become that file's ``status: "error"`` result; they never stop the others.
+- :func:`open_heads` opens a checkpoint behind the malformed-input net, locates its head(s) and hands
+  out each head's matrix; ``score``, ``layers``, ``plot``, ``compare`` all start here, and
+  ``finetune --init`` uses the same guarded reader (:func:`wsep_cli.readers.guard.open_guarded`).
+- :func:`score_head` turns one located head into a :class:`~wsep_cli.results.HeadResult`
+  (metrics, the overflow check, warnings); :func:`score_file` does it for a whole file and never
+  raises a :class:`~wsep_cli.errors.WsepError`: the error becomes that file's result.
+- :func:`run_score` is ``wsep score`` as a library call: a typed :class:`ScoreRequest` in, a
+  :class:`ScoreRun` out (results, the gate's verdict, the exit code). The exit code is decided here
+  and nowhere else.
 """
 
 from __future__ import annotations
 
-import glob
-import logging
 import math
-import struct
-import zipfile
-import zlib
-from dataclasses import dataclass
-from pathlib import Path
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Callable, Iterator, Mapping
 
 import numpy as np
 
-from wsep_cli.errors import (
-    ExitCode, NoClassifierError, NonFiniteError, UnreadableError, UsageError, WsepError,
-)
+from wsep_cli.errors import ExitCode, NoClassifierError, NonFiniteError, UsageError, WsepError, error_for_code
+from wsep_cli.gate.config import GateRequest
+from wsep_cli.inputs import SOURCE_PREFIXES, expand_inputs
 from wsep_cli.locate import Head, candidate_matrices, load_head_matrix, locate
-from wsep_cli.metrics import compute_metrics
-from wsep_cli.readers import open_reader
-from wsep_cli.readers.base import Reader, TensorInfo
+from wsep_cli.metrics import MetricsDetail, compute_metrics_detail
+from wsep_cli.readers.guard import GuardedReader, open_guarded
 from wsep_cli.results import FileResult, HeadResult, Metrics
+
+if TYPE_CHECKING:
+    from wsep_cli.gate.baseline import Baseline
+    from wsep_cli.gate.checks import GateReport
+    from wsep_cli.gate.compare import Comparison
 
 __all__ = [
     "ScoreOptions",
+    "OpenHeads",
+    "MeasuredHead",
     "LayerRow",
-    "expand_paths",
+    "LayerListing",
+    "ScoreRequest",
+    "ScoreRun",
+    "open_heads",
+    "measure_head",
+    "score_head",
     "score_file",
-    "score_paths",
     "list_layers",
-    "overall_exit_code",
+    "run_score",
+    "compare_specs",
+    "check_finite",
 ]
+
+Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)
 class ScoreOptions:
-    """What ``wsep score`` was asked to do, beyond the paths."""
+    """How to read and score each checkpoint (the same for every path of a run)."""
 
     layer: str | None = None
     arch: str | None = None
     labels: tuple[str, ...] | None = None
     random_init: bool = False
     device: str = "cpu"  # "cpu" (numpy) or "cuda"/"cuda:N": where the metrics run (torch only then)
+    top_pairs: int = 0  # also list the K most similar class pairs of each head
 
 
-@dataclass(frozen=True)
-class LayerRow:
-    """One candidate matrix for ``wsep layers``."""
+@dataclass
+class OpenHeads:
+    """An open checkpoint and its located heads, primary first (valid inside :func:`open_heads`)."""
 
-    name: str
-    shape: tuple[int, ...]
-    dtype: str
-    chosen: bool
-    reason: str
+    spec: str
+    reader: GuardedReader
+    heads: tuple[Head, ...]
 
+    @property
+    def format(self) -> str:
+        return self.reader.format
 
-def expand_paths(patterns: list[str]) -> list[str]:
-    """Expand globs; a missing path or a glob that matches nothing is a usage error (exit 2)."""
-    out: list[str] = []
-    for p in patterns:
-        if p.startswith("timm:"):
-            out.append(p)
-        elif glob.has_magic(p):
-            matches = sorted(glob.glob(p, recursive=True))
-            if not matches:
-                raise UsageError(f"{p}: the pattern matches no file")
-            out.extend(matches)
-        elif Path(p).exists():
-            out.append(p)
-        else:
-            raise UsageError(f"{p}: no such file or directory")
-    if not out:
-        raise UsageError("no checkpoint given; pass one or more paths")
-    return out
+    def matrix(self, head: Head) -> np.ndarray:
+        """V (n x m) in its stored float dtype, or float64 when scaled/dequantised; may be a view."""
+        return load_head_matrix(self.reader, head, upcast=False)
+
+    def dtype(self, head: Head) -> str:
+        info = next((t for t in self.reader.tensors() if t.name == head.layer), None)
+        return info.dtype if info is not None else "float32"
 
 
-def _arch_classifiers(reader: Reader, opts: ScoreOptions) -> list[str] | None:
-    arch = opts.arch or reader.metadata().get("arch")
-    if not arch:
-        return None
-    from wsep_cli.locate.timm_names import classifier_names_for
+@contextmanager
+def open_heads(spec: str, opts: ScoreOptions = ScoreOptions()) -> Iterator[OpenHeads]:
+    """Open ``spec`` and locate its head(s) the way every command does.
 
-    return classifier_names_for(arch, required=opts.arch is not None)
+    Raises:
+        UsageError: a missing path, ``--random-init`` on a file, an unknown ``--arch`` (exit 2).
+        NoClassifierError: nothing fits (exit 3).
+        UnreadableError: unreadable, malformed or unsafe input (exit 4).
+    """
+    if opts.random_init and not spec.startswith("timm:"):
+        raise UsageError(f"--random-init applies to timm:NAME sources only, not to the file {spec}")
+    with open_guarded(spec, random_init=opts.random_init) as reader:
+        heads = locate(reader, layer=opts.layer, arch=opts.arch)
+        yield OpenHeads(spec, reader, tuple(heads))
 
 
-def _locate(reader: Reader, opts: ScoreOptions) -> list[Head]:
-    return locate(reader, layer=opts.layer, arch_classifiers=_arch_classifiers(reader, opts))
-
-
-def _check_metrics_finite(metrics: Metrics, layer: str) -> None:
+def check_finite(metrics: Metrics, layer: str) -> None:
     """Weights that are finite but so large that float64 metrics overflow (|w| ~ 1e150 and up)."""
+
     def walk(x: object) -> bool:
         if isinstance(x, float):
             return math.isfinite(x)
@@ -109,99 +122,202 @@ def _check_metrics_finite(metrics: Metrics, layer: str) -> None:
         )
 
 
-def _head_result(reader: Reader, head: Head, infos: dict[str, TensorInfo], opts: ScoreOptions) -> HeadResult:
-    v = load_head_matrix(reader, head, upcast=False)  # stored dtype; metrics upcast block by block
+def _warnings(metrics: Metrics, n: int, labels: tuple[str, ...] | None) -> tuple[str, ...]:
+    out = []
+    if metrics.singular_values.rank == 0:
+        out.append("every weight is zero (rank 0): the cosine statistics say nothing about separability")
+    if labels is not None and len(labels) != n:
+        out.append(f"{len(labels)} class names given for {n} classes; the names are not used")
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class MeasuredHead:
+    """A scored head: its result, the arrays behind the metrics, and V itself."""
+
+    result: HeadResult
+    detail: MetricsDetail
+    matrix: np.ndarray
+
+
+def measure_head(opened: OpenHeads, head: Head, opts: ScoreOptions = ScoreOptions()) -> MeasuredHead:
+    """Metrics of one located head (float64, blocked; exact or sampled as documented).
+
+    Raises:
+        NonFiniteError: NaN/Inf weights, or weights whose float64 metrics overflow (exit 4).
+    """
+    v = opened.matrix(head)
+    names = list(opts.labels) if opts.labels and len(opts.labels) == v.shape[0] else None
     with np.errstate(all="ignore"):  # finite but huge float64 weights overflow; refused just below
-        metrics = compute_metrics(
-            v, layer=head.layer, names=list(opts.labels) if opts.labels else None, device=opts.device
-        )
-    _check_metrics_finite(metrics, head.layer)
-    return HeadResult(
+        detail = compute_metrics_detail(v, layer=head.layer, names=names, device=opts.device, top_pairs=opts.top_pairs)
+    check_finite(detail.metrics, head.layer)
+    result = HeadResult(
         layer=head.layer,
         located_by=head.located_by,
         reason=head.reason,
         num_classes=int(v.shape[0]),
         num_features=int(v.shape[1]),
-        dtype=infos[head.layer].dtype if head.layer in infos else "float32",
-        metrics=metrics,
+        dtype=opened.dtype(head),
+        metrics=detail.metrics,
+        warnings=_warnings(detail.metrics, int(v.shape[0]), opts.labels),
     )
+    return MeasuredHead(result, detail, v)
 
 
-_log = logging.getLogger(__name__)
-
-# Parsing errors a malformed file can raise from deep inside a reader or the stdlib. Readers are meant
-# to turn them into UnreadableError themselves; this is defence in depth for untrusted input, so one
-# hostile file still ends as a one-line exit-4 result. The original traceback is logged at DEBUG level
-# (the fuzz suite counts these to find readers that still need a proper check).
-_MALFORMED_ERRORS: tuple[type[BaseException], ...] = (
-    ValueError, struct.error, EOFError, KeyError, IndexError, zipfile.BadZipFile, UnicodeDecodeError,
-    RecursionError, MemoryError, OverflowError, zlib.error,
-)
-
-
-def _malformed(spec: str, e: BaseException) -> UnreadableError:
-    _log.debug("malformed input %s", spec, exc_info=e)
-    detail = " ".join(str(e).split())[:200]
-    return UnreadableError(
-        f"{spec}: malformed file ({type(e).__name__}: {detail}); the checkpoint is corrupt, truncated "
-        "or not the format it looks like"
-    )
+def score_head(opened: OpenHeads, head: Head, opts: ScoreOptions = ScoreOptions()) -> HeadResult:
+    """:func:`measure_head`'s result alone."""
+    return measure_head(opened, head, opts).result
 
 
 def score_file(spec: str, opts: ScoreOptions = ScoreOptions()) -> FileResult:
     """Score one checkpoint. Never raises a :class:`WsepError`; it becomes an error result."""
     fmt: str | None = None
     try:
-        try:
-            with open_reader(spec, random_init=opts.random_init) as reader:
-                fmt = reader.format
-                infos = {t.name: t for t in reader.tensors()}
-                heads = tuple(_head_result(reader, h, infos, opts) for h in _locate(reader, opts))
-        except _MALFORMED_ERRORS as e:
-            raise _malformed(spec, e) from e
+        with open_heads(spec, opts) as opened:
+            fmt = opened.format
+            heads = tuple(score_head(opened, h, opts) for h in opened.heads)
     except WsepError as e:
-        return FileResult(path=spec, format=fmt, status="error", exit_code=int(e.exit_code), error=str(e))
+        message = str(e) if str(e).startswith(spec) else f"{spec}: {e}"  # every error line names its file
+        return FileResult(path=spec, format=fmt, status="error", exit_code=int(e.exit_code), error=message)
     return FileResult(path=spec, format=fmt, status="ok", exit_code=int(ExitCode.OK), heads=heads)
 
 
-def score_paths(specs: list[str], opts: ScoreOptions = ScoreOptions()) -> list[FileResult]:
-    return [score_file(s, opts) for s in specs]
+@dataclass(frozen=True)
+class LayerRow:
+    """One candidate matrix for ``wsep layers``."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+    chosen: bool
+    reason: str
 
 
-def list_layers(spec: str, opts: ScoreOptions = ScoreOptions()) -> tuple[str, list[LayerRow]]:
-    """Candidate matrices of one checkpoint, the chosen head(s) marked with the reason."""
-    try:
-        return _list_layers(spec, opts)
-    except _MALFORMED_ERRORS as e:  # same defence in depth as score_file
-        raise _malformed(spec, e) from e
+@dataclass(frozen=True)
+class LayerListing:
+    """``wsep layers``: the candidates, the chosen head(s), and why none was chosen if so."""
+
+    spec: str
+    format: str
+    rows: tuple[LayerRow, ...]
+    error: NoClassifierError | None = None
 
 
-def _list_layers(spec: str, opts: ScoreOptions) -> tuple[str, list[LayerRow]]:
-    with open_reader(spec, random_init=opts.random_init) as reader:
+def list_layers(spec: str, opts: ScoreOptions = ScoreOptions()) -> LayerListing:
+    """Candidate matrices of one checkpoint, the chosen head(s) marked with the reason.
+
+    Raises:
+        WsepError: the file cannot be read (a missing classifier is reported in the listing instead).
+    """
+    with open_guarded(spec, random_init=opts.random_init) as reader:
         tensors = reader.tensors()
+        error = None
         try:
-            heads = {h.layer: h for h in _locate(reader, opts)}
-        except NoClassifierError:  # list the candidates anyway; the CLI exits 3. Other errors propagate.
-            heads = {}
+            heads = {h.layer: h for h in locate(reader, layer=opts.layer, arch=opts.arch)}
+        except NoClassifierError as e:  # list the candidates anyway; the CLI exits 3
+            heads, error = {}, e
         rows = [
-            LayerRow(
-                name=t.name,
-                shape=t.shape,
-                dtype=t.dtype,
-                chosen=t.name in heads,
-                reason=f"{heads[t.name].located_by}: {heads[t.name].reason}" if t.name in heads else "",
-            )
+            LayerRow(t.name, t.shape, t.dtype, t.name in heads,
+                     f"{heads[t.name].located_by}: {heads[t.name].reason}" if t.name in heads else "")
             for t in candidate_matrices(tensors)
         ]
         for name, h in heads.items():  # heads not stored as plain candidates (ONNX transposed, etc.)
             if all(r.name != name for r in rows):
                 t = next((x for x in tensors if x.name == name), None)
-                rows.append(
-                    LayerRow(name, t.shape if t else (), t.dtype if t else "?", True, f"{h.located_by}: {h.reason}")
-                )
-        return reader.format, rows
+                rows.append(LayerRow(name, t.shape if t else (), t.dtype if t else "?", True,
+                                     f"{h.located_by}: {h.reason}"))
+        return LayerListing(spec, reader.format, tuple(rows), error)
 
 
-def overall_exit_code(results: list[FileResult]) -> int:
-    """The largest exit code of all results (0 when all are ok)."""
-    return max((r.exit_code for r in results), default=int(ExitCode.OK))
+@dataclass(frozen=True)
+class ScoreRequest:
+    """What ``wsep score`` was asked: the paths, how to read them, and the gate."""
+
+    paths: tuple[str, ...]
+    options: ScoreOptions = ScoreOptions()
+    gate: GateRequest = GateRequest()
+
+
+@dataclass(frozen=True)
+class ScoreRun:
+    """The outcome of a score run.
+
+    Attributes:
+        results: one per checkpoint; each ``exit_code`` already counts its gate verdict (1 on failure).
+        gate: the gate's verdicts, or None when no threshold or baseline applies.
+        exit_code: what the process exits with (``exit-zero`` applied).
+        notes: one-line remarks on the inputs (shards scored as a set, skipped non-checkpoints).
+    """
+
+    results: tuple[FileResult, ...]
+    gate: "GateReport | None"
+    exit_code: int
+    notes: tuple[str, ...] = field(default=())
+
+
+def _check_device(device: str) -> None:
+    if device != "cpu":
+        from wsep_cli.metrics.backend import get_backend
+
+        get_backend(device)  # a bad or unavailable device is a usage error (exit 2), before any file
+
+
+def _with_gate(results: list[FileResult], gate: "GateReport | None") -> tuple[FileResult, ...]:
+    if gate is None:
+        return tuple(results)
+    return tuple(
+        r if gate.for_path(r.path).passed else replace(r, exit_code=max(r.exit_code, int(ExitCode.GATE_FAILED)))
+        for r in results
+    )
+
+
+def run_score(request: ScoreRequest, *, env: Mapping[str, str], progress: Progress | None = None) -> ScoreRun:
+    """``wsep score``: validate everything, score every checkpoint, apply the gate, decide the exit code.
+
+    Raises:
+        WsepError: a usage or config error found before any file is scored (exit 2).
+    """
+    from wsep_cli.gate.config import gate_settings
+
+    settings = gate_settings(request.gate, env=env)
+    baseline: Baseline | None = settings.load_baseline()
+    inputs = expand_inputs(list(request.paths))
+    _check_device(request.options.device)
+    results = []
+    for i, spec in enumerate(inputs.specs):
+        if progress is not None:
+            progress(f"[{i + 1}/{len(inputs.specs)}] {spec}")
+        results.append(score_file(spec, request.options))
+    gate = settings.evaluate(results, baseline)
+    final = _with_gate(results, gate)
+    code = max((r.exit_code for r in final), default=int(ExitCode.OK))
+    return ScoreRun(final, gate, 0 if settings.exit_zero else code, inputs.notes)
+
+
+def _side(spec: str, opts: ScoreOptions) -> "Baseline":
+    """One side of ``compare``: a JSON report, or the checkpoint scored now."""
+    from pathlib import Path
+
+    from wsep_cli.gate.baseline import baseline_from_results, load_baseline
+    from wsep_cli.gate.compare import is_report
+
+    if not spec.startswith(SOURCE_PREFIXES) and is_report(Path(spec)):
+        return load_baseline(Path(spec))
+    specs = expand_inputs([spec]).specs
+    if len(specs) != 1:
+        raise UsageError(f"{spec}: holds {len(specs)} checkpoints; compare takes one checkpoint or one JSON report per side")
+    scored = score_file(specs[0], opts)
+    if scored.status != "ok":
+        raise error_for_code(scored.exit_code, f"cannot compare: {scored.error}")
+    return baseline_from_results([scored], source=spec)
+
+
+def compare_specs(a: str, b: str, opts: ScoreOptions = ScoreOptions(), *, tolerance: float = 0.0) -> "Comparison":
+    """``wsep compare A B``: two checkpoints or reports, metric by metric.
+
+    Raises:
+        WsepError: a side cannot be read (its own exit code) or a usage error (exit 2).
+    """
+    from wsep_cli.gate.compare import compare
+
+    return compare(_side(a, opts), _side(b, opts), tolerance=tolerance)

@@ -4,22 +4,37 @@
 most-confused classes: those with the largest cosine to another class); (b) a histogram of the
 off-diagonal cosines with the simplex-ETF value -1/(n-1) marked; (c) the row norm of every class;
 (d) the singular values of V. matplotlib (Agg backend) and scipy are imported only in here.
+
+ε, the norms and the singular values come from the same blocked metrics ``wsep score`` computes
+(:func:`wsep_cli.metrics.compute_metrics_detail`), so a plot of a huge head costs what scoring it
+costs plus one seeded 4,096-class sample: beyond 4,096 classes the histogram and the heatmap's
+candidates come from that sample (and the heatmap always holds the most similar pair the metrics
+found). The figure is PNG, SVG or PDF, by the output's suffix.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from wsep_cli.errors import NonFiniteError
-from wsep_cli.metrics import epsilon, normalize_rows
+from wsep_cli.errors import UsageError
+from wsep_cli.metrics import MetricsDetail, compute_metrics_detail, normalize_rows
 
-__all__ = ["MAX_HEATMAP_CLASSES", "PlotData", "plot_data", "most_confused", "render_png", "load_classifier"]
+if TYPE_CHECKING:
+    from wsep_cli.pipeline import ScoreOptions
+
+__all__ = [
+    "MAX_HEATMAP_CLASSES", "FIGURE_FORMATS", "PlotData", "PlotSummary", "plot_data", "most_confused",
+    "render_png", "render_figure", "figure_format", "plot_checkpoint",
+]
 
 MAX_HEATMAP_CLASSES = 256
+FIGURE_FORMATS = ("png", "svg", "pdf")
 _MAX_HIST_CLASSES = 4096  # pairs of a seeded sample of this many classes beyond it
+_MAX_NORM_POINTS = 20_000  # row norms drawn (evenly spaced classes beyond it)
 _BLOCK = 1024
 
 
@@ -60,28 +75,41 @@ def _cluster_order(u: np.ndarray) -> np.ndarray:
     return leaves_list(linkage(d, method="average", optimal_ordering=True))
 
 
-def plot_data(v: np.ndarray) -> PlotData:
-    """The panels' data for V (n classes x m features)."""
-    v = np.asarray(v, dtype=np.float64)
+def _heatmap_classes(u: np.ndarray, idx: np.ndarray, must: tuple[int, ...]) -> np.ndarray:
+    """Classes (global indices) shown in (a): the most confused of ``idx``, plus ``must``."""
+    k = MAX_HEATMAP_CLASSES
+    if len(idx) <= k and all(c in set(idx.tolist()) for c in must):
+        return idx
+    extra = [c for c in must if c not in set(idx.tolist())]
+    local = most_confused(u, k - len(extra))
+    return np.array(sorted(set(idx[local].tolist()) | set(must)), dtype=np.int64)
+
+
+def plot_data(v: np.ndarray, detail: MetricsDetail | None = None) -> PlotData:
+    """The panels' data for V (n classes x m features); ``detail`` from the metrics if already computed."""
+    d = detail or compute_metrics_detail(v)
     n, m = v.shape
-    u = normalize_rows(v)
-    shown = most_confused(u, MAX_HEATMAP_CLASSES) if n > MAX_HEATMAP_CLASSES else np.arange(n)
-    shown = shown[_cluster_order(u[shown])]
     sampled = n > _MAX_HIST_CLASSES
     idx = np.sort(np.random.default_rng(0).choice(n, _MAX_HIST_CLASSES, replace=False)) if sampled else np.arange(n)
-    us = u[idx]
+    us = normalize_rows(np.asarray(v[idx], dtype=np.float64))
     off = (us @ us.T)[np.triu_indices(len(idx), k=1)]
+    cos = d.metrics.cosine
+    must = tuple(cos.most_similar.classes) if cos is not None and cos.most_similar is not None and n > 2 else ()
+    shown = _heatmap_classes(us, idx, must if n > MAX_HEATMAP_CLASSES else ())
+    ushown = normalize_rows(np.asarray(v[shown], dtype=np.float64))
+    order = _cluster_order(ushown)
+    shown, ushown = shown[order], ushown[order]
     return PlotData(
         n=n,
         m=m,
-        epsilon=epsilon(v),
-        epsilon_normalized=epsilon(u),
+        epsilon=d.metrics.epsilon,
+        epsilon_normalized=d.metrics.epsilon_normalized,
         classes=shown,
-        cos_block=u[shown] @ u[shown].T,
+        cos_block=ushown @ ushown.T,
         off_diagonal=off,
         hist_sampled=sampled,
-        norms=np.sqrt(np.einsum("ij,ij->i", v, v)),
-        singular_values=np.linalg.svd(v, compute_uv=False),
+        norms=d.norms,
+        singular_values=d.singular_values,
     )
 
 
@@ -128,7 +156,8 @@ def _norms(ax, d: PlotData, names: list[str] | None) -> None:  # type: ignore[no
         if d.n <= 20:
             ax.set_xticks(x, names if names else [str(i) for i in x], rotation=90 if names else 0, fontsize=8)
     else:
-        ax.plot(x, d.norms, ".", markersize=2, color="#228833")
+        step = max(1, d.n // _MAX_NORM_POINTS)  # evenly spaced classes: the figure cannot show more
+        ax.plot(x[::step], d.norms[::step], ".", markersize=2, color="#228833")
     ax.axhline(float(d.norms.mean()), color="0.3", linestyle="--", linewidth=1, label=f"mean {d.norms.mean():.3g}")
     ax.axhline(1.0, color="#cc3311", linestyle=":", linewidth=1, label="unit norm")
     ax.legend(fontsize=8, loc="best", framealpha=0.9)
@@ -149,8 +178,21 @@ def _singular(ax, d: PlotData) -> None:  # type: ignore[no-untyped-def]
     ax.set_ylabel("singular value")
 
 
-def render_png(d: PlotData, out: Path, *, file: str, layer: str, names: list[str] | None = None) -> Path:
-    """Draw the four panels into ``out`` (PNG, about 1400 x 1150 pixels)."""
+def figure_format(out: Path) -> str:
+    """The figure format named by ``out``'s suffix.
+
+    Raises:
+        UsageError: a suffix other than .png, .svg or .pdf (exit 2).
+    """
+    fmt = out.suffix.lower().lstrip(".")
+    if fmt not in FIGURE_FORMATS:
+        raise UsageError(f"--output {out}: name a .png, .svg or .pdf file (the suffix picks the format)")
+    return fmt
+
+
+def render_figure(d: PlotData, out: Path, *, file: str, layer: str, names: list[str] | None = None) -> Path:
+    """Draw the four panels into ``out`` (about 1400 x 1150 pixels as PNG; SVG or PDF by suffix)."""
+    fmt = figure_format(out)
     import matplotlib
 
     matplotlib.use("Agg")
@@ -166,25 +208,54 @@ def render_png(d: PlotData, out: Path, *, file: str, layer: str, names: list[str
             f"{file} — {layer}\nε = {d.epsilon:.6g}    ε_normalized = {d.epsilon_normalized:.6g}", fontsize=12
         )
         fig.tight_layout(rect=(0, 0, 1, 0.95))
-        fig.savefig(out, format="png")
+        fig.savefig(out, format=fmt)
     finally:
         plt.close(fig)
     return out
 
 
-def load_classifier(spec: str, *, layer: str | None = None, arch: str | None = None) -> tuple[str, np.ndarray]:
-    """The primary (or ``layer``) head of a checkpoint: its name and V as float64."""
-    from wsep_cli.locate import load_head_matrix, locate
-    from wsep_cli.readers import open_reader
+render_png = render_figure  # the PNG case of render_figure (a .png output)
 
-    with open_reader(spec) as reader:
-        arch_names = None
-        if arch:
-            from wsep_cli.locate.timm_names import classifier_names_for
 
-            arch_names = classifier_names_for(arch, required=True)
-        head = locate(reader, layer=layer, arch_classifiers=arch_names)[0]
-        v = load_head_matrix(reader, head)
-    if not np.isfinite(v).all():
-        raise NonFiniteError(f"{spec}: layer {head.layer!r} holds NaN or Inf values; nothing to plot")
-    return head.layer, v
+@dataclass(frozen=True)
+class PlotSummary:
+    """What ``wsep plot`` drew."""
+
+    spec: str
+    output: Path
+    layer: str
+    epsilon: float
+    epsilon_normalized: float
+    others: tuple[str, ...]  # further heads of the file, not drawn
+
+
+def plot_checkpoint(
+    spec: str, out: Path, opts: "ScoreOptions", *, stage: "Callable[[str], None] | None" = None
+) -> PlotSummary:
+    """Locate and score the primary (or ``--layer``) head exactly as ``wsep score`` does, then draw it.
+
+    Raises:
+        UsageError: a bad output path or suffix (exit 2), before anything is read.
+        NoClassifierError, UnreadableError, NonFiniteError: as ``wsep score`` (exit 3 / 4).
+    """
+    from wsep_cli.pipeline import measure_head, open_heads
+
+    figure_format(out)
+    if not out.parent.is_dir():
+        raise UsageError(f"--output {out}: the folder {out.parent} does not exist")
+    note = stage or (lambda _s: None)
+    note(f"reading {spec}")
+    with open_heads(spec, opts) as opened:
+        head = opened.heads[0]
+        note(f"metrics of {head.layer}")
+        measured = measure_head(opened, head, opts)
+        note("sampling the class cosines")
+        data = plot_data(measured.matrix, measured.detail)
+        others = tuple(h.layer for h in opened.heads[1:])
+    names = list(opts.labels) if opts.labels is not None and len(opts.labels) == data.n else None
+    note(f"drawing {out}")
+    try:
+        render_figure(data, out, file=Path(spec).name, layer=head.layer, names=names)
+    except OSError as e:
+        raise UsageError(f"--output {out}: cannot write ({e.strerror or e})") from e
+    return PlotSummary(spec, out, head.layer, data.epsilon, data.epsilon_normalized, others)

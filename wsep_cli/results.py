@@ -53,10 +53,21 @@ class CosineStats:
     most_similar: MostSimilar | None
     estimated: bool = False
     sample_size: int | None = None
+    least_similar: MostSimilar | None = None  # the pair with the smallest (most negative) cosine
+    top_pairs: tuple[MostSimilar, ...] = ()  # the K most similar pairs, when asked for (--top-pairs)
+
+    @property
+    def abs_max_pair(self) -> MostSimilar | None:
+        """The pair behind ``abs_max``: the most similar pair, or the least similar when it is larger in |cos|."""
+        if self.least_similar is not None and -self.least_similar.cosine > (self.most_similar.cosine if self.most_similar else -1.0):
+            return self.least_similar
+        return self.most_similar
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["most_similar"] = self.most_similar.to_dict() if self.most_similar else None
+        d["least_similar"] = self.least_similar.to_dict() if self.least_similar else None
+        d["top_pairs"] = [p.to_dict() for p in self.top_pairs]
         return d
 
 
@@ -131,6 +142,7 @@ class HeadResult:
     num_features: int
     dtype: str
     metrics: Metrics
+    warnings: tuple[str, ...] = field(default=())  # what a reader of the numbers must know
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -141,6 +153,7 @@ class HeadResult:
             "num_features": self.num_features,
             "dtype": self.dtype,
             **self.metrics.to_dict(),
+            "warnings": list(self.warnings),
         }
 
 

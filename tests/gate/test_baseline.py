@@ -13,11 +13,11 @@ from wsep_cli.gate.baseline import (
     Baseline,
     BaselineFile,
     baseline_from_document,
-    flatten_head,
     load_baseline,
     match_files,
 )
 from wsep_cli.errors import ExitCode, UsageError
+from wsep_cli.metrics.registry import flatten_head
 from wsep_cli.report import OutputFormat, ScoreReport, render
 from wsep_cli.pipeline import score_file
 
@@ -26,14 +26,14 @@ def _files(*paths: str) -> Baseline:
     return Baseline("b.json", tuple(BaselineFile(p, ()) for p in paths))
 
 
-def test_flatten_head_keeps_numbers_and_drops_the_rest() -> None:
+def test_flatten_head_keeps_registered_numbers_and_drops_the_rest() -> None:
     head = {
         "layer": "fc", "located_by": "name", "num_classes": 10, "dtype": "float32", "epsilon": 0.5,
         "cosine": {"abs_max": 0.25, "estimated": False, "sample_size": None, "most_similar": {"cosine": 0.2}},
         "etf": None, "singular_values": {"rank": 3, "condition_number": None},
     }
     assert flatten_head(head) == {
-        "epsilon": 0.5, "cosine.abs_max": 0.25, "singular_values.rank": 3.0, "singular_values.condition_number": None,
+        "epsilon": 0.5, "cosine.abs_max": 0.25, "singular_values.rank": 3.0,
     }
 
 

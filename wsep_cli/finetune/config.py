@@ -49,6 +49,7 @@ class FinetuneConfig:
     init: Optional[str] = None
     layer: Optional[str] = None
     eval_only: bool = False
+    partial_init: bool = False  # accept an --init that leaves model tensors at random init (eval-only)
     seed: int = 0
     workers: int = 2
     device: str = "auto"

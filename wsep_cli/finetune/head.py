@@ -16,6 +16,7 @@ import numpy as np
 
 from wsep_cli.errors import NoClassifierError
 from wsep_cli.locate import Head, locate
+from wsep_cli.locate.rules import module_of
 from wsep_cli.readers.base import Reader, TensorInfo
 
 if TYPE_CHECKING:
@@ -85,10 +86,6 @@ class ClassifierHead:
         return self._features
 
 
-def _module_name(key: str) -> str:
-    return key[: -len(".weight")] if key.endswith(".weight") else key
-
-
 def find_classifier(model: "nn.Module", *, layer: Optional[str] = None,
                     arch_classifiers: Optional[list[str]] = None) -> ClassifierHead:
     """Locate the classifier of ``model`` (rules of :func:`wsep_cli.locate.locate`).
@@ -100,7 +97,7 @@ def find_classifier(model: "nn.Module", *, layer: Optional[str] = None,
     reader = StateDictReader(path=Path("<model>"), state=state)
     heads: list[Head] = locate(reader, layer=layer, arch_classifiers=arch_classifiers)
     key = heads[0].layer
-    name = _module_name(key)
+    name = module_of(key)
     try:
         module = model.get_submodule(name)
     except AttributeError as e:

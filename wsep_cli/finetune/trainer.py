@@ -29,7 +29,7 @@ from wsep_cli.finetune.runtime import Runtime, all_reduce_sum, setup_runtime, te
 from wsep_cli.finetune.steps import LossSettings, evaluate, loss_terms, train_epoch
 from wsep_cli.finetune.weights import InitReport, load_init
 
-__all__ = ["RunSummary", "run_finetune", "resume_config", "classifier_epsilon"]
+__all__ = ["RunSummary", "run_finetune", "classifier_epsilon"]
 
 
 @dataclass(frozen=True)
@@ -42,12 +42,23 @@ class RunSummary:
     init: Optional[InitReport] = None
     notes: tuple[str, ...] = field(default=())
     rank: int = 0  # only rank 0 reports
+    eval_only: bool = False
+    already_done: bool = False  # --resume found the run finished: nothing was trained
 
-
-def resume_config(folder: Path, **overrides: Any) -> FinetuneConfig:
-    """The settings stored in ``folder/config.json``, with run-placement overrides (device, workers)."""
-    cfg = io.read_config(folder)
-    return cfg.replace(output=str(folder), **{k: v for k, v in overrides.items() if v is not None})
+    def describe(self) -> str:
+        """The one line ``wsep finetune`` prints when it ends normally."""
+        last = self.last
+        if self.eval_only:
+            return (f"eval: test accuracy {last['test_acc']:.4f}, test loss {last['test_loss']:.4f}, "
+                    f"epsilon {last['epsilon']:.6g} on {last['test_images']} images; wrote {self.output}/metrics.jsonl")
+        epochs = f"{self.epochs_done} epoch" + ("" if self.epochs_done == 1 else "s")
+        if self.already_done:
+            return (f"the run in {self.output} is already finished ({epochs}); nothing to do. "
+                    f"To train longer: wsep finetune --resume {self.output} --epochs N (N > {self.epochs_done})")
+        if not last:
+            return f"done: {epochs}; outputs in {self.output}"
+        return (f"done: {epochs}, test accuracy {last['test_acc']:.4f}, epsilon {last['epsilon']:.6g}; "
+                f"outputs in {self.output}")
 
 
 def classifier_epsilon(weight: torch.Tensor) -> tuple[float, float]:
@@ -99,7 +110,8 @@ class _Run:
         self.data = load_data(cfg, self.spec, need_train=not cfg.eval_only)
         # ---- network ----
         self.net = build_model(self.spec, self.data.num_classes, self.data.in_channels)
-        self.init_report = load_init(self.net, cfg.init) if cfg.init and not resume else None
+        self.init_report = (load_init(self.net, cfg.init, require_complete=cfg.eval_only and not cfg.partial_init)
+                            if cfg.init and not resume else None)
         arch = _timm_classifiers(self.spec.timm_arch) or None
         self.head = find_classifier(self.net, layer=cfg.layer, arch_classifiers=arch).attach()
         cuda = rt.device.type == "cuda"
@@ -174,7 +186,7 @@ class _Run:
         if self.rt.is_main:
             io.write_metrics(self.out, [row])
             self.rep.epoch_end(row)
-        return RunSummary(self.out, 0, row, init=self.init_report)
+        return RunSummary(self.out, 0, row, init=self.init_report, eval_only=True)
 
     def _epochs(self, stop: io.StopSignal) -> RunSummary:
         assert self.train_b is not None
@@ -183,6 +195,8 @@ class _Run:
             io.write_metrics(self.out, rows)
         check_every = 1 if self.rt.device.type == "cpu" else 10
         last: dict[str, Any] = rows[-1] if rows else {}
+        if self.resume and self.epoch >= self.cfg.epochs and self.step == 0:
+            return RunSummary(self.out, self.epoch, last, init=self.init_report, already_done=True)
         while self.epoch < self.cfg.epochs:
             epoch, lr = self.epoch, self.schedule.lr(self.epoch)
             for g in self.optimizer.param_groups:

@@ -1,6 +1,7 @@
 """``--init CKPT``: copy weights from any checkpoint wsep reads into a model, and say what matched.
 
-The file is read with wsep's own readers (:func:`wsep_cli.readers.open_reader`: safetensors,
+The file is read with wsep's own readers behind the malformed-input net
+(:func:`wsep_cli.readers.guard.open_guarded`: safetensors,
 sharded safetensors, PyTorch zip/legacy through the restricted unpickler, ONNX, ``timm:ARCH``), so
 no code from the file runs. Keys may carry any prefix (``module.``, ``state_dict.module.``,
 ``model.``, ``_orig_mod.``): the prefix that makes most keys match the model is stripped.
@@ -68,23 +69,29 @@ def best_prefix(file_keys: list[str], model_keys: set[str]) -> str:
     return min((p for p, c in votes.items() if c == best), key=len)
 
 
-def load_init(model: "nn.Module", spec: str) -> InitReport:
+def load_init(model: "nn.Module", spec: str, *, require_complete: bool = False) -> InitReport:
     """Load matching tensors of ``spec`` into ``model`` (in place); return what matched.
 
+    Args:
+        model: the freshly built model.
+        spec: any checkpoint wsep reads.
+        require_complete: refuse a file that leaves any model tensor at its random initial value
+            (``--eval-only`` without ``--partial-init``: evaluating such a model measures nothing).
+
     Raises:
-        UsageError: no tensor of the file matches the model.
+        UsageError: no tensor of the file matches the model, or (``require_complete``) some do not.
         NonFiniteError: a matching tensor holds NaN or Inf.
     """
     import numpy as np
     import torch
 
-    from wsep_cli.readers import open_reader
+    from wsep_cli.readers.guard import open_guarded
 
     target = model.state_dict()
     new: dict[str, torch.Tensor] = {}
     unexpected: list[str] = []
     mismatched: list[str] = []
-    with open_reader(spec) as reader:
+    with open_guarded(spec) as reader:
         infos = reader.tensors()
         prefix = best_prefix([t.name for t in infos], set(target))
         inside = [t for t in infos if t.name.startswith(prefix)]
@@ -107,5 +114,12 @@ def load_init(model: "nn.Module", spec: str) -> InitReport:
     model.load_state_dict(new, strict=False)
     missing = tuple(k for k in target if k not in new and not k.endswith(_BENIGN_MISSING)
                     and not any(m.startswith(k + ":") for m in mismatched))
-    return InitReport(str(spec), prefix, len(new), len(infos), missing, tuple(unexpected), tuple(mismatched),
-                      len(infos) - len(inside))
+    report = InitReport(str(spec), prefix, len(new), len(infos), missing, tuple(unexpected), tuple(mismatched),
+                        len(infos) - len(inside))
+    if require_complete and (missing or mismatched):
+        left = len(missing) + len(mismatched)
+        raise UsageError(
+            f"{report.summary()}. {left} model tensor(s) would stay at random init, so the evaluation would "
+            "measure nothing; check --model (and --num-classes), or pass --partial-init to evaluate anyway"
+        )
+    return report

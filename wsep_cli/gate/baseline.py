@@ -14,12 +14,12 @@ Example:
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Any, Iterable, Mapping
 
 from wsep_cli.errors import UsageError
+from wsep_cli.metrics.registry import flatten_head
 from wsep_cli.results import FileResult
 
 __all__ = [
@@ -27,24 +27,22 @@ __all__ = [
     "BaselineFile",
     "Baseline",
     "FileMatch",
-    "flatten_head",
     "baseline_from_document",
     "baseline_from_results",
     "load_baseline",
     "match_files",
 ]
 
-# Keys of a head's JSON object that are not numeric metrics.
-_NOT_METRICS = {"layer", "located_by", "reason", "dtype", "num_classes", "num_features"}
-_SKIP_LEAVES = {"estimated", "sample_size", "most_similar"}
-
 
 @dataclass(frozen=True)
 class BaselineHead:
-    """One head: its layer name and its numeric metrics, keyed like the JSON (``cosine.abs_max``)."""
+    """One head: its layer name, its numeric metrics keyed like the JSON (``cosine.abs_max``), its
+    shape (classes, features) and how it was located, when the report says."""
 
     layer: str
-    metrics: Mapping[str, float | None]
+    metrics: Mapping[str, float]
+    shape: tuple[int, int] | None = None
+    located_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -75,30 +73,10 @@ class FileMatch:
     unmatched: tuple[BaselineFile, ...]  # baseline files no current path matched
 
 
-def _number(x: Any) -> float | None:
-    if isinstance(x, bool) or not isinstance(x, (int, float)):
-        return None
-    return float(x)
-
-
-def flatten_head(head: Mapping[str, Any]) -> dict[str, float | None]:
-    """The numeric metrics of a head's JSON object, nested keys joined by dots.
-
-    Example:
-        >>> flatten_head({"layer": "fc", "epsilon": 1.0, "cosine": {"abs_max": 0.5}, "etf": None})
-        {'epsilon': 1.0, 'cosine.abs_max': 0.5}
-    """
-    out: dict[str, float | None] = {}
-    for key, val in head.items():
-        if key in _NOT_METRICS:
-            continue
-        if isinstance(val, Mapping):
-            for sub, x in val.items():
-                if sub not in _SKIP_LEAVES and not isinstance(x, Mapping):
-                    out[f"{key}.{sub}"] = _number(x)
-        elif val is not None:
-            out[key] = _number(val)
-    return {k: v for k, v in out.items() if v is None or math.isfinite(v)}
+def _shape(head: Mapping[str, Any]) -> tuple[int, int] | None:
+    n, m = head.get("num_classes"), head.get("num_features")
+    ok = all(isinstance(x, int) and not isinstance(x, bool) for x in (n, m))
+    return (n, m) if ok else None  # type: ignore[return-value]
 
 
 def _bad(source: str, what: str) -> UsageError:
@@ -123,7 +101,8 @@ def baseline_from_document(doc: Any, *, source: str) -> Baseline:
         for h in heads_raw:
             if not isinstance(h, Mapping) or not isinstance(h.get("layer"), str):
                 raise _bad(source, f'result {i} ("{r["path"]}"): a head has no "layer"')
-            heads.append(BaselineHead(layer=h["layer"], metrics=flatten_head(h)))
+            heads.append(BaselineHead(layer=h["layer"], metrics=flatten_head(h), shape=_shape(h),
+                                      located_by=h.get("located_by") if isinstance(h.get("located_by"), str) else None))
         files.append(BaselineFile(path=r["path"], heads=tuple(heads), ok=r.get("status", "ok") == "ok"))
     return Baseline(source=source, files=tuple(files))
 
@@ -133,7 +112,8 @@ def baseline_from_results(results: Iterable[FileResult], *, source: str = "this 
     files = tuple(
         BaselineFile(
             path=r.path,
-            heads=tuple(BaselineHead(h.layer, flatten_head(h.to_dict())) for h in r.heads),
+            heads=tuple(BaselineHead(h.layer, flatten_head(h.to_dict()), (h.num_classes, h.num_features), h.located_by)
+                        for h in r.heads),
             ok=r.status == "ok",
         )
         for r in results
@@ -144,13 +124,19 @@ def baseline_from_results(results: Iterable[FileResult], *, source: str = "this 
 def load_baseline(path: Path) -> Baseline:
     """Read a baseline written by ``wsep score --json`` or ``--write-baseline`` (exit 2 if unusable)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        if path.is_dir():
+            raise _bad(str(path), "is a folder, not a report file")
+        text = path.read_bytes().decode("utf-8")
     except OSError as e:
         raise UsageError(f"--baseline {path}: cannot read ({e.strerror or e})") from e
+    except UnicodeDecodeError as e:
+        raise _bad(str(path), f"not a text file (byte {e.start} is not UTF-8)") from e
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as e:
         raise _bad(str(path), f"not valid JSON ({e.msg} at line {e.lineno})") from e
+    except RecursionError as e:
+        raise _bad(str(path), "JSON nested too deeply") from e
     return baseline_from_document(doc, source=str(path))
 
 

@@ -8,7 +8,7 @@ unchanged, since re-saving or rescaling a float32 tensor moves the metrics by ~1
 Example:
     >>> from wsep_cli.metrics import compute_metrics
     >>> import numpy as np
-    >>> from wsep_cli.results import FileResult, HeadResult
+    >>> from wsep_cli.results import FileResult, HeadResult, HeadResult
     >>> h = HeadResult("fc.weight", "name", "", 3, 3, "float32", compute_metrics(2 * np.eye(3)))
     >>> r = FileResult("a.safetensors", "safetensors", "ok", 0, heads=(h,))
     >>> evaluate([r], thresholds=Thresholds(max_epsilon=1.0)).violations[0].message
@@ -20,10 +20,12 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any, Callable, Iterable, Mapping
 
-from wsep_cli.gate.baseline import Baseline, BaselineFile, flatten_head, match_files
 from wsep_cli.errors import ExitCode
+from wsep_cli.gate.baseline import Baseline, BaselineFile, match_files
+from wsep_cli.metrics.registry import BASELINE_METRICS as REGISTRY_BASELINE
+from wsep_cli.metrics.registry import THRESHOLDS, flatten_head
 from wsep_cli.report.numtext import fmt_g
-from wsep_cli.results import FileResult
+from wsep_cli.results import FileResult, HeadResult
 
 __all__ = [
     "THRESHOLD_METRICS",
@@ -39,13 +41,9 @@ __all__ = [
 ]
 
 # Threshold option (also the config key) -> the head metric it limits, keyed like the JSON.
-THRESHOLD_METRICS: Mapping[str, str] = {
-    "max-epsilon": "epsilon",
-    "max-epsilon-normalized": "epsilon_normalized",
-    "max-abs-cos": "cosine.abs_max",
-}
-# Metrics a baseline guards (lower is better for all three).
-BASELINE_METRICS: tuple[str, ...] = ("epsilon", "epsilon_normalized", "cosine.abs_max")
+THRESHOLD_METRICS: Mapping[str, str] = {option: m.name for option, m in THRESHOLDS.items()}
+# Metrics a baseline guards (lower is better for all of them).
+BASELINE_METRICS: tuple[str, ...] = tuple(m.name for m in REGISTRY_BASELINE)
 
 _SLACK_REL = 1e-6  # float32 storage rounds at 6e-8 relative; stay well above it
 _SLACK_ABS = 1e-12
@@ -73,6 +71,11 @@ class Thresholds:
     max_epsilon: float | None = None
     max_epsilon_normalized: float | None = None
     max_abs_cos: float | None = None
+
+    @classmethod
+    def from_options(cls, limits: Mapping[str, float]) -> "Thresholds":
+        """From option names (``{"max-abs-cos": 0.9}``); an option's field is its name with underscores."""
+        return cls(**{option.replace("-", "_"): value for option, value in limits.items()})
 
     def items(self) -> list[tuple[str, float]]:
         """The limits that are set, as (option name, limit)."""
@@ -117,7 +120,8 @@ class Check:
         where = f"{self.path} {self.layer}" if self.layer else self.path
         if self.rule in THRESHOLD_METRICS:
             op = "<=" if self.passed else ">"
-            return f"{where}: {self.metric} = {fmt_g(self.value)} {op} {fmt_g(self.limit)} ({self.rule})"
+            extra = f"; {self.detail}" if self.detail else ""
+            return f"{where}: {self.metric} = {fmt_g(self.value)} {op} {fmt_g(self.limit)} ({self.rule}{extra})"
         if self.rule == "baseline":
             base = self.baseline or 0.0
             rel = f", {(self.value - base) / abs(base):+.2%}" if base and self.value is not None else ""
@@ -224,13 +228,35 @@ class GateReport:
         }
 
 
-def _threshold_checks(path: str, layer: str, m: Mapping[str, float | None], th: Thresholds) -> list[Check]:
+_FLOORS = {"epsilon": "epsilon_floor", "epsilon_normalized": "epsilon_normalized_floor"}
+
+
+def _threshold_detail(h: HeadResult, metric: str, limit: float, m: Mapping[str, float], passed: bool) -> str:
+    """What a reader of a threshold check must know: an impossible limit, the pair, an estimate."""
+    parts = []
+    floor = m.get(_FLOORS.get(metric, ""))
+    if floor is not None and limit < floor:
+        parts.append(f"below this head's floor {fmt_g(floor)}: no {h.num_classes}×{h.num_features} matrix can pass")
+    cos = h.metrics.cosine
+    if metric.startswith("cosine.") and cos is not None:
+        pair = cos.abs_max_pair if metric == "cosine.abs_max" and not passed else None
+        if pair is not None:
+            names = f" ({pair.names[0]}, {pair.names[1]})" if pair.names else ""
+            parts.append(f"classes {pair.classes[0]} and {pair.classes[1]}{names} have cos {fmt_g(pair.cosine)}")
+        if cos.estimated:
+            parts.append(f"estimated from a sample of {cos.sample_size} pairs")
+    return "; ".join(parts)
+
+
+def _threshold_checks(path: str, h: HeadResult, m: Mapping[str, float], th: Thresholds) -> list[Check]:
     out = []
     for rule, limit in th.items():
         metric = THRESHOLD_METRICS[rule]
         value = m.get(metric)
         if value is not None:
-            out.append(Check(path, layer, rule, metric, value, limit, passed=value <= limit))
+            passed = value <= limit
+            detail = _threshold_detail(h, metric, limit, m, passed)
+            out.append(Check(path, h.layer, rule, metric, value, limit, passed=passed, detail=detail))
     return out
 
 
@@ -263,7 +289,7 @@ def _file_checks(
         checks.append(_one_side(r.path, None, "new-file", f"not in baseline {baseline.source}", allow_new))
     for h in r.heads:
         m = flatten_head(h.to_dict())
-        checks += _threshold_checks(r.path, h.layer, m, th)
+        checks += _threshold_checks(r.path, h, m, th)
         if base is None:
             continue
         bh = base.head(h.layer)

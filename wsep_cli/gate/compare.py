@@ -13,35 +13,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from wsep_cli.gate.baseline import Baseline, BaselineFile, baseline_from_results, load_baseline, match_files
-from wsep_cli.errors import ExitCode, UsageError, WsepError
+from wsep_cli.gate.baseline import Baseline, BaselineFile, match_files
 from wsep_cli.gate.checks import BASELINE_METRICS, same_within_rounding, worse_than
+from wsep_cli.metrics.registry import LOWER_IS_BETTER
 
-if TYPE_CHECKING:
-    from wsep_cli.pipeline import ScoreOptions
-
-__all__ = ["LOWER_IS_BETTER", "MetricChange", "HeadComparison", "Comparison", "is_report", "load_side", "compare"]
-
-LOWER_IS_BETTER: frozenset[str] = frozenset(
-    {
-        "epsilon",
-        "epsilon_normalized",
-        "cosine.max",
-        "cosine.abs_mean",
-        "cosine.abs_max",
-        "cosine.p95",
-        "cosine.p99",
-        "etf.equinorm",
-        "etf.equiangularity",
-        "etf.mean_angle_deviation",
-        "etf.max_angle_deviation",
-        "etf.distance",
-        "singular_values.condition_number",
-    }
-)
-
+__all__ = ["LOWER_IS_BETTER", "MetricChange", "HeadComparison", "Comparison", "is_report", "compare"]
 
 @dataclass(frozen=True)
 class MetricChange:
@@ -83,6 +61,29 @@ class HeadComparison:
     layer_a: str | None
     layer_b: str | None
     changes: tuple[MetricChange, ...] = ()
+    shape_a: tuple[int, int] | None = None
+    shape_b: tuple[int, int] | None = None
+    located_a: str | None = None
+    located_b: str | None = None
+
+    @property
+    def warning(self) -> str | None:
+        """Why this pair's numbers may not be comparable, or None."""
+        if self.layer_a is None or self.layer_b is None:
+            return None
+        notes = []
+        if self.shape_a and self.shape_b and self.shape_a != self.shape_b:
+            notes.append(f"the heads differ in shape (A {_shape_text(self.shape_a)}, B {_shape_text(self.shape_b)}), "
+                         "so their metrics are not comparable")
+        if self.layer_a != self.layer_b:
+            notes.append(f"the heads have different names ({self.layer_a!r} vs {self.layer_b!r})")
+        if not notes:
+            return None
+        guessed = [f"{side} ({how})" for side, how in (("A", self.located_a), ("B", self.located_b))
+                   if how not in (None, "option")]
+        hint = (f"; {' and '.join(guessed)} found its head without --layer: pass --layer NAME to compare the same layer"
+                if guessed else "")
+        return f"{self.title}: " + "; ".join(notes) + hint
 
     @property
     def title(self) -> str:
@@ -92,10 +93,15 @@ class HeadComparison:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "a": {"path": self.file_a, "layer": self.layer_a},
-            "b": {"path": self.file_b, "layer": self.layer_b},
+            "a": {"path": self.file_a, "layer": self.layer_a, "shape": list(self.shape_a) if self.shape_a else None},
+            "b": {"path": self.file_b, "layer": self.layer_b, "shape": list(self.shape_b) if self.shape_b else None},
+            "warning": self.warning,
             "metrics": [c.to_dict() for c in self.changes],
         }
+
+
+def _shape_text(shape: tuple[int, int]) -> str:
+    return f"{shape[0]} × {shape[1]}"
 
 
 @dataclass(frozen=True)
@@ -108,6 +114,10 @@ class Comparison:
     @property
     def regressions(self) -> tuple[tuple[HeadComparison, MetricChange], ...]:
         return tuple((h, c) for h in self.heads for c in h.changes if c.regression)
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        return tuple(h.warning for h in self.heads if h.warning)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -132,27 +142,6 @@ def is_report(path: Path) -> bool:
     except (UnicodeDecodeError, json.JSONDecodeError):
         return False
     return isinstance(doc, dict) and "results" in doc
-
-
-def load_side(spec: str, opts: "ScoreOptions | None" = None) -> Baseline:
-    """One side: a JSON report read from ``spec``, or the checkpoint at ``spec`` scored now.
-
-    Raises:
-        WsepError: a missing path (exit 2), or the checkpoint's own error (its exit code).
-    """
-    if is_report(Path(spec)):
-        return load_baseline(Path(spec))
-    from wsep_cli.pipeline import ScoreOptions, expand_paths, score_file
-
-    paths = expand_paths([spec])
-    if len(paths) != 1:
-        raise UsageError(f"{spec}: matches {len(paths)} files; compare takes one checkpoint or one JSON report per side")
-    scored = score_file(paths[0], opts or ScoreOptions())
-    if scored.status != "ok":
-        err = WsepError(f"cannot compare: {scored.error}")
-        err.exit_code = ExitCode(scored.exit_code)
-        raise err
-    return baseline_from_results([scored], source=spec)
 
 
 def _verdict(metric: str, a: float | None, b: float | None, tol: float) -> tuple[str, bool]:
@@ -185,7 +174,7 @@ def _pair_heads(fa: BaselineFile | None, fb: BaselineFile | None, tol: float) ->
             va, vb = x.metrics.get(k), y.metrics.get(k)
             verdict, reg = _verdict(k, va, vb, tol)
             changes.append(MetricChange(k, va, vb, verdict, reg))
-        out.append(HeadComparison(pa, pb, x.layer, y.layer, tuple(changes)))
+        out.append(HeadComparison(pa, pb, x.layer, y.layer, tuple(changes), x.shape, y.shape, x.located_by, y.located_by))
     return out
 
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from wsep_cli.errors import ConfigError
 from wsep_cli.gate.pathglob import glob_matches
+from wsep_cli.metrics.registry import THRESHOLDS
 
 if TYPE_CHECKING:  # the gate, baseline and TOML modules load only when a run uses them
     from wsep_cli.gate.baseline import Baseline
@@ -30,6 +31,7 @@ if TYPE_CHECKING:  # the gate, baseline and TOML modules load only when a run us
     from wsep_cli.results import FileResult
 
 __all__ = [
+    "GateRequest",
     "KEYS",
     "OVERRIDE_KEYS",
     "ENV_PREFIX",
@@ -43,17 +45,43 @@ __all__ = [
     "gate_settings",
 ]
 
-# Config key -> expected type. "float" accepts TOML integers and floats (never booleans).
+# Config key -> expected type. "float" accepts TOML integers and floats (never booleans); a key is
+# spelled like its option (``--max-abs-cos``), and its dataclass field with underscores.
+OVERRIDE_KEYS: tuple[str, ...] = tuple(THRESHOLDS)
 KEYS: Mapping[str, str] = {
-    "max-epsilon": "float",
-    "max-epsilon-normalized": "float",
-    "max-abs-cos": "float",
+    **{k: "float" for k in OVERRIDE_KEYS},
     "tolerance": "float",
     "baseline": "str",
     "allow-new": "bool",
     "exit-zero": "bool",
 }
-OVERRIDE_KEYS = ("max-epsilon", "max-epsilon-normalized", "max-abs-cos")
+_UPPER = {"max-abs-cos": 1.0}  # |cos| never exceeds 1: a larger limit could never fail
+
+
+@dataclass(frozen=True)
+class GateRequest:
+    """The gate options of one ``wsep score`` run, as typed; ``None`` means "not given here".
+
+    ``config`` is ``--config FILE`` (else ``WSEP_CONFIG``, else the nearest ``pyproject.toml``).
+    """
+
+    max_epsilon: float | None = None
+    max_epsilon_normalized: float | None = None
+    max_abs_cos: float | None = None
+    baseline: Path | None = None
+    tolerance: float | None = None
+    allow_new: bool | None = None
+    exit_zero: bool | None = None
+    config: Path | None = None
+
+    def given(self) -> dict[str, Any]:
+        """The options that were given, keyed like the config (``max-abs-cos``)."""
+        out: dict[str, Any] = {}
+        for key in KEYS:
+            value = getattr(self, key.replace("-", "_"))
+            if value is not None:
+                out[key] = str(value) if isinstance(value, Path) else value
+        return out
 ENV_PREFIX = "WSEP_"
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -99,7 +127,7 @@ class GateSettings:
         merged = {k: v for k, v in self.config.for_path(path).items() if k in OVERRIDE_KEYS}
         merged.update({k: v for k, v in self.env.items() if k in OVERRIDE_KEYS})
         merged.update(self.cli_thresholds)
-        return Thresholds(**{k.replace("-", "_"): float(v) for k, v in merged.items()})
+        return Thresholds.from_options({k: float(v) for k, v in merged.items()})
 
     def load_baseline(self) -> Baseline | None:
         """The baseline report, read now so that a bad one fails before any scoring (exit 2)."""
@@ -137,6 +165,11 @@ def _check(key: str, value: Any, where: str) -> Any:
             raise ConfigError(f"{where}: {key} must be a number, got {type(value).__name__} {value!r}")
         if not math.isfinite(value) or value < 0:
             raise ConfigError(f"{where}: {key} must be a finite number >= 0, got {value!r}")
+        if key in _UPPER and value > _UPPER[key]:
+            raise ConfigError(
+                f"{where}: {key} must be at most {_UPPER[key]:g} (|cos| never exceeds 1, so {value!r} "
+                "could never fail); use e.g. 0.9"
+            )
         return float(value)
     if kind == "bool" and not isinstance(value, bool):
         raise ConfigError(f"{where}: {key} must be true or false, got {type(value).__name__} {value!r}")
@@ -246,9 +279,13 @@ def env_settings(env: Mapping[str, str]) -> dict[str, Any]:
     return out
 
 
-def resolve_settings(cli: Mapping[str, Any], env: Mapping[str, str], config: WsepConfig) -> GateSettings:
-    """Apply precedence. ``cli`` maps config keys to option values, ``None`` meaning "not given"."""
-    given = {k: _check(k, v, f"--{k}") for k, v in cli.items() if v is not None}
+def resolve_settings(request: GateRequest, env: Mapping[str, str], config: WsepConfig) -> GateSettings:
+    """Apply precedence: the request's options, then ``WSEP_*`` variables, then the config file.
+
+    Raises:
+        ConfigError: a value out of range, or ``tolerance`` without a baseline (exit 2).
+    """
+    given = {k: _check(k, v, f"--{k}") for k, v in request.given().items()}
     env_vals = env_settings(env)
 
     def pick(key: str, default: Any) -> Any:
@@ -258,6 +295,10 @@ def resolve_settings(cli: Mapping[str, Any], env: Mapping[str, str], config: Wse
         return default
 
     baseline = pick("baseline", None)
+    tolerance_from = next((name for name, src in (("--tolerance", given), (ENV_PREFIX + "TOLERANCE", env_vals))
+                           if "tolerance" in src), None)
+    if baseline is None and tolerance_from is not None:
+        raise ConfigError(f"{tolerance_from} applies to a baseline, and none is set; add --baseline REPORT.json")
     return GateSettings(
         cli_thresholds={k: v for k, v in given.items() if k in OVERRIDE_KEYS},
         env=env_vals,
@@ -269,12 +310,11 @@ def resolve_settings(cli: Mapping[str, Any], env: Mapping[str, str], config: Wse
     )
 
 
-def gate_settings(
-    cli: Mapping[str, Any], *, env: Mapping[str, str], config_path: Path | None = None, cwd: Path | None = None
-) -> GateSettings:
+def gate_settings(request: GateRequest, *, env: Mapping[str, str], cwd: Path | None = None) -> GateSettings:
     """Everything ``wsep score`` needs: ``--config`` (or ``WSEP_CONFIG``, or discovery), then precedence."""
+    config_path = request.config
     if config_path is None and env.get(ENV_PREFIX + "CONFIG"):
         config_path = Path(env[ENV_PREFIX + "CONFIG"])
     if config_path is not None and not config_path.is_file():
         raise ConfigError(f"--config {config_path}: no such file; pass a pyproject.toml or a wsep.toml")
-    return resolve_settings(cli, env, load_config(config_path, cwd=cwd))
+    return resolve_settings(request, env, load_config(config_path, cwd=cwd))

@@ -28,6 +28,7 @@ from wsep_cli.locate.rules import (
     by_structure,
     canonical_key,
     is_matrix,
+    module_of,
     weight_matrices,
 )
 from wsep_cli.readers.base import HeadHint, Reader, TensorInfo
@@ -58,10 +59,6 @@ def candidate_matrices(tensors: list[TensorInfo]) -> list[TensorInfo]:
     return [t for t in tensors if is_matrix(t)]
 
 
-def _module_of(key: str) -> str:
-    return key[: -len(".weight")] if key.endswith(".weight") else key
-
-
 def _by_option(all_t: list[TensorInfo], layer: str) -> Head:
     for want in (layer, f"{layer}.weight"):
         t = next((x for x in all_t if x.name == want), None)
@@ -72,10 +69,10 @@ def _by_option(all_t: list[TensorInfo], layer: str) -> Head:
                     "a classifier must be a 2-D float matrix or a 1x1 conv kernel (see `wsep layers`)"
                 )
             return Head(t.name, "option", "named by --layer")
-    want = canonical_key(_module_of(layer))
+    want = canonical_key(module_of(layer))
     cands = candidate_matrices(all_t)
     for t in cands:
-        if canonical_key(_module_of(t.name)) == want:
+        if canonical_key(module_of(t.name)) == want:
             return Head(t.name, "option", "named by --layer")
     listing = ", ".join(t.name for t in cands[-5:]) or "none"
     raise NoClassifierError(
@@ -87,10 +84,10 @@ def _exact(mats: list[Matrix], all_t: list[TensorInfo], names: list[str]) -> lis
     """Matrices named exactly (canonical module key or stored key), in the order of ``names``."""
     out: list[Matrix] = []
     for name in names:
-        want = canonical_key(_module_of(name))
+        want = canonical_key(module_of(name))
         hit = next((mt for mt in mats if mt.key == want or mt.info.name in (name, f"{name}.weight")), None)
         if hit is None:  # a name the header uses but our key canonicalisation stripped differently
-            t = next((x for x in all_t if is_matrix(x) and _module_of(x.name) == _module_of(name)), None)
+            t = next((x for x in all_t if is_matrix(x) and module_of(x.name) == module_of(name)), None)
             hit = Matrix(t, want, -1) if t is not None else None
         if hit is not None and all(h.info.name != hit.info.name for h in out):
             out.append(hit)
@@ -188,7 +185,7 @@ def _unusable_named_head(all_t: list[TensorInfo]) -> TensorInfo | None:
         if is_matrix(t) or not (t.name.endswith(".weight") or "." not in t.name):
             continue
         if (len(t.shape) == 2 or (len(t.shape) == 4 and t.shape[2:] == (1, 1))) and (
-            canonical_key(_module_of(t.name)) in known
+            canonical_key(module_of(t.name)) in known
         ):
             return t
     return None

@@ -27,6 +27,7 @@ __all__ = [
     "KNOWN_CLASSIFIER_NAMES",
     "Matrix",
     "canonical_key",
+    "module_of",
     "is_matrix",
     "weight_matrices",
     "match_names",
@@ -92,7 +93,8 @@ def is_matrix(t: TensorInfo) -> bool:
     return len(t.shape) == 2 or (len(t.shape) == 4 and t.shape[2:] == (1, 1))
 
 
-def _module_of(key: str) -> str:
+def module_of(key: str) -> str:
+    """The module a parameter key belongs to: ``fc.weight`` -> ``fc`` (other keys unchanged)."""
     return key[: -len(".weight")] if key.endswith(".weight") else key
 
 
@@ -126,7 +128,7 @@ def weight_matrices(tensors: list[TensorInfo]) -> list[Matrix]:
     """
     mats = [t for t in tensors if is_matrix(t) and (t.name.endswith(".weight") or "." not in t.name)]
     mats = [t for t in mats if not _is_state(t.name)]
-    canon = [canonical_key(_module_of(t.name)) for t in mats]
+    canon = [canonical_key(module_of(t.name)) for t in mats]
     non_ema = [i for i, k in enumerate(canon) if k.split(".", 1)[0] not in EMA_ROOTS]
     if non_ema:
         mats, canon = [mats[i] for i in non_ema], [canon[i] for i in non_ema]

@@ -4,7 +4,9 @@ metric registry (``registry``) and the torch path for live training (``tensor``)
 
 from wsep_cli.metrics.compute import (
     MetricsConfig,
+    MetricsDetail,
     compute_metrics,
+    compute_metrics_detail,
     epsilon,
     epsilon_floor,
     epsilon_normalized,
@@ -14,7 +16,9 @@ from wsep_cli.metrics.compute import (
 
 __all__ = [
     "MetricsConfig",
+    "MetricsDetail",
     "compute_metrics",
+    "compute_metrics_detail",
     "epsilon",
     "epsilon_floor",
     "epsilon_normalized",

@@ -56,6 +56,10 @@ class Backend:
         """Concatenate 1-D arrays and return them as numpy (used for small collections)."""
         raise NotImplementedError
 
+    def top_indices(self, x: Array, k: int) -> np.ndarray:
+        """Positions of the ``k`` largest values of a 1-D array (any order)."""
+        raise NotImplementedError
+
     def triu_values(self, c: Array) -> tuple[Array, np.ndarray, np.ndarray]:
         """Strictly-upper-triangle entries of a square tile, row-major, with their numpy indices."""
         raise NotImplementedError
@@ -103,6 +107,11 @@ class NumpyBackend(Backend):
             self._iu = {k: np.triu_indices(k, 1)}  # keep one size: the tile size repeats
         iu = self._iu[k]
         return c[iu], iu[0], iu[1]
+
+    def top_indices(self, x: np.ndarray, k: int) -> np.ndarray:
+        if k >= x.shape[0]:
+            return np.arange(x.shape[0])
+        return np.argpartition(x, x.shape[0] - k)[x.shape[0] - k:]
 
 
 class TorchBackend(Backend):
@@ -167,6 +176,10 @@ class TorchBackend(Backend):
             self._iu = {k: (iu, iu[0].cpu().numpy(), iu[1].cpu().numpy())}
         iu, i0, i1 = self._iu[k]
         return c[iu[0], iu[1]], i0, i1
+
+    def top_indices(self, x: Any, k: int) -> np.ndarray:
+        k = min(k, int(x.shape[0]))
+        return self.torch.topk(x, k).indices.cpu().numpy()
 
 
 def get_backend(device: str = "cpu", backend: str = "auto") -> Backend:

@@ -17,7 +17,7 @@ upcast as a whole, only block by block, so memory stays O(stored V + m^2 + one b
 from __future__ import annotations
 
 import math
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -42,6 +42,8 @@ __all__ = [
     "epsilon_normalized_floor",
     "normalize_rows",
     "compute_metrics",
+    "compute_metrics_detail",
+    "MetricsDetail",
 ]
 
 
@@ -89,7 +91,7 @@ def epsilon_normalized_floor(n: int, m: int) -> float:
     return (n - m) / m if n > m else 0.0
 
 
-def _singular_values(v: np.ndarray, gs: GramSummary, use_svd: bool) -> SingularValueStats:
+def _singular_values(v: np.ndarray, gs: GramSummary, use_svd: bool) -> tuple[SingularValueStats, np.ndarray]:
     n, m = v.shape
     k = min(n, m)
     if use_svd:
@@ -105,7 +107,7 @@ def _singular_values(v: np.ndarray, gs: GramSummary, use_svd: bool) -> SingularV
         smax = float(s[0])
     smin = float(s[:k].min())
     cond = smax / smin if rank == k and smin > 0 else None
-    return SingularValueStats(rank=rank, condition_number=cond, max=smax, min=smin)
+    return SingularValueStats(rank=rank, condition_number=cond, max=smax, min=smin), np.asarray(s[:k])
 
 
 def _cosine_and_etf(
@@ -130,8 +132,9 @@ def _cosine_and_etf(
         var = gs.cos_sq_sum / (n * (n - 1)) - mu_g * mu_g
         sq_t = gs.cos_sq_sum / 2.0 - t * gs.cos_sum + pairs * t * t
     std = math.sqrt(max(var, 0.0))
-    i, j = ps.max_pair
-    pair_names = (names[i], names[j]) if names is not None and len(names) == n else None
+    def pair(i: int, j: int, c: float) -> MostSimilar:
+        return MostSimilar(classes=(i, j), cosine=c, names=(names[i], names[j]) if names is not None and len(names) == n else None)
+
     p50, p95, p99 = ps.percentiles
     cos = CosineStats(
         mean=mean,
@@ -143,9 +146,11 @@ def _cosine_and_etf(
         p50=p50,
         p95=p95,
         p99=p99,
-        most_similar=MostSimilar(classes=(i, j), cosine=ps.max, names=pair_names),
+        most_similar=pair(*ps.max_pair, ps.max),
         estimated=estimated,
         sample_size=ps.count if estimated else None,
+        least_similar=pair(*ps.min_pair, ps.min),
+        top_pairs=tuple(pair(i, j, c) for c, i, j in ps.top),
     )
     # ||C - E||_F / ||E||_F with C = U U^T and E the simplex-ETF Gram (1 on the diagonal, t off it).
     diag_err = float(((gs.unit_sq - 1.0) ** 2).sum())
@@ -161,6 +166,15 @@ def _cosine_and_etf(
     return cos, etf
 
 
+@dataclass(frozen=True)
+class MetricsDetail:
+    """The metrics, plus the per-class and spectral arrays they summarise (for plots)."""
+
+    metrics: Metrics
+    singular_values: np.ndarray  # all min(n, m) singular values of V, descending
+    norms: np.ndarray  # ||v_i|| per class
+
+
 def compute_metrics(
     v: np.ndarray,
     *,
@@ -168,6 +182,7 @@ def compute_metrics(
     names: list[str] | None = None,
     device: str = "cpu",
     config: MetricsConfig | None = None,
+    top_pairs: int = 0,
 ) -> Metrics:
     """All metrics of one classifier matrix V (n classes x m features).
 
@@ -178,6 +193,7 @@ def compute_metrics(
         names: class names (length n) for the most-similar pair, if known.
         device: ``"cpu"`` (numpy) or ``"cuda"``/``"cuda:N"`` (torch, imported only then).
         config: block sizes, the exact-pair limit, the sample size and seed (defaults: MetricsConfig()).
+        top_pairs: also keep the K most similar pairs (``cosine.top_pairs``).
 
     Returns:
         :class:`~wsep_cli.results.Metrics`; ``cosine`` and ``etf`` are None when n = 1 (no pairs).
@@ -187,9 +203,24 @@ def compute_metrics(
         UnreadableError: V is not a non-empty 2-D real matrix.
         UsageError: an unknown or unavailable device.
     """
+    return compute_metrics_detail(v, layer=layer, names=names, device=device, config=config, top_pairs=top_pairs).metrics
+
+
+def compute_metrics_detail(
+    v: np.ndarray,
+    *,
+    layer: str = "classifier",
+    names: list[str] | None = None,
+    device: str = "cpu",
+    config: MetricsConfig | None = None,
+    top_pairs: int = 0,
+) -> MetricsDetail:
+    """:func:`compute_metrics`, keeping the singular values and row norms it computed on the way."""
     cfg = config or MetricsConfig(device=device)
     if config is not None and device != "cpu":
         cfg = replace(cfg, device=device)
+    if top_pairs:
+        cfg = replace(cfg, top_pairs=top_pairs)
     arr = as_matrix(v)
     n, m = arr.shape
     be = get_backend(cfg.device, cfg.backend)
@@ -198,7 +229,8 @@ def compute_metrics(
     gs = gram_summary(src, be, cfg, layer=layer, unit=True, spectrum=not use_svd)
     cos, etf = _cosine_and_etf(src, gs, cfg, names) if n > 1 else (None, None)
     assert gs.epsilon_normalized is not None
-    return Metrics(
+    sv_stats, sv = _singular_values(arr, gs, use_svd)
+    metrics = Metrics(
         epsilon=gs.epsilon,
         epsilon_normalized=gs.epsilon_normalized,
         epsilon_floor=epsilon_floor(n, m),
@@ -211,5 +243,6 @@ def compute_metrics(
             max=float(gs.norms.max()),
         ),
         etf=etf,
-        singular_values=_singular_values(arr, gs, use_svd),
+        singular_values=sv_stats,
     )
+    return MetricsDetail(metrics=metrics, singular_values=sv, norms=np.asarray(gs.norms, dtype=np.float64))

@@ -38,6 +38,7 @@ class MetricsConfig:
         svd_limit: singular values come from a full SVD of V when n*m*min(n, m) is at most this,
             else from the eigenvalues of the smaller Gram matrix.
         seed: seed of the pair sample.
+        top_pairs: how many of the most similar pairs to keep (0: only the most similar one).
     """
 
     device: str = "cpu"
@@ -50,6 +51,7 @@ class MetricsConfig:
     collect_cap: int = 1 << 22
     svd_limit: float = 2e7
     seed: int = 0
+    top_pairs: int = 0
 
     def pair_limit(self) -> int:
         if self.exact_pair_limit is not None:

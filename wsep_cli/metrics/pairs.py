@@ -73,17 +73,27 @@ class PairStats:
     max_pair: tuple[int, int]
     etf_abs_dev_sum: float  # sum |c + 1/(n-1)|
     percentiles: tuple[float, float, float]
+    min_pair: tuple[int, int] = (-1, -1)
+    top: tuple[tuple[float, int, int], ...] = ()  # the largest cosines, (value, i, j), descending
+
+
+def _pair(rows: Any, cols: Any, at: int) -> tuple[int, int]:
+    i, j = rows(at), cols(at)
+    return (i, j) if i < j else (j, i)
 
 
 class _Acc:
-    """Streaming reduction of chunks of cosine values."""
+    """Streaming reduction of chunks of cosine values (ties broken towards the smaller pair)."""
 
-    def __init__(self, mu: float, target: float) -> None:
+    def __init__(self, mu: float, target: float, be: Any = None, top_k: int = 0) -> None:
         self.mu, self.t = mu, target
+        self.be, self.top_k = be, top_k
         self.count = 0
         self.total = self.sq = self.abs = self.dev = 0.0
         self.mn, self.mx = math.inf, -math.inf
         self.best: tuple[float, int, int] = (-math.inf, -1, -1)
+        self.worst: tuple[float, int, int] = (math.inf, -1, -1)
+        self.top: list[tuple[float, int, int]] = []
 
     def add(self, vals: Any, rows: Any, cols: Any) -> None:
         """vals: 1-D chunk; rows/cols: numpy arrays or callables mapping a flat index to the pair."""
@@ -96,14 +106,23 @@ class _Acc:
         self.sq += float((d * d).sum())
         self.abs += float(abs(vals).sum())
         self.dev += float(abs(vals - self.t).sum())
-        self.mn = min(self.mn, float(vals.min()))
         at = int(vals.argmax())
         mx = float(vals[at])
-        i, j = rows(at), cols(at)
-        i, j = (i, j) if i < j else (j, i)
+        i, j = _pair(rows, cols, at)
         if mx > self.best[0] or (mx == self.best[0] and (i, j) < self.best[1:]):
             self.best = (mx, i, j)
         self.mx = max(self.mx, mx)
+        at = int(vals.argmin())
+        mn = float(vals[at])
+        i, j = _pair(rows, cols, at)
+        if mn < self.worst[0] or (mn == self.worst[0] and (i, j) < self.worst[1:]):
+            self.worst = (mn, i, j)
+        self.mn = min(self.mn, mn)
+        if self.top_k:
+            idx = self.be.top_indices(vals, self.top_k)
+            picked = self.be.to_numpy(vals[self.be.index(idx)])
+            self.top += [(float(v), *_pair(rows, cols, int(k))) for v, k in zip(picked, idx)]
+            self.top = sorted(self.top, key=lambda e: (-e[0], e[1], e[2]))[: self.top_k]
 
     def result(self, percentiles: tuple[float, float, float]) -> PairStats:
         return PairStats(
@@ -116,6 +135,8 @@ class _Acc:
             max_pair=(self.best[1], self.best[2]),
             etf_abs_dev_sum=self.dev,
             percentiles=percentiles,
+            min_pair=(self.worst[1], self.worst[2]),
+            top=tuple(self.top),
         )
 
 
@@ -189,7 +210,7 @@ def exact_pair_stats(source: Any, n: int, mu: float, target: float, cfg: Metrics
     ranks = sorted({r for lo, hi, _ in spec for r in (lo, hi)})
     windows = None if total <= cfg.collect_cap else _windows(source, n, cfg, be, ranks, total)
     sel = ExactSelector(ranks, windows, cfg.collect_cap, be)
-    acc = _Acc(mu, target)
+    acc = _Acc(mu, target, be, cfg.top_pairs)
     for vals, rows, cols in _tiles(source, n, cfg.tile, be):
         acc.add(vals, rows, cols)
         sel.visit(vals)
@@ -204,7 +225,7 @@ def exact_pair_stats(source: Any, n: int, mu: float, target: float, cfg: Metrics
 
 def sampled_pair_stats(source: Any, n: int, mu: float, target: float, cfg: MetricsConfig, be: Backend) -> PairStats:
     """Pair statistics over a seeded sample of about ``cfg.sample_pairs`` pairs."""
-    acc = _Acc(mu, target)
+    acc = _Acc(mu, target, be, cfg.top_pairs)
     parts = []
     for vals, rows, cols in _sample(source, n, cfg, cfg.sample_pairs):
         acc.add(vals, rows, cols)

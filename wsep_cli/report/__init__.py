@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Callable
 
+from wsep_cli.errors import UsageError
 from wsep_cli.results import FileResult
 
 if TYPE_CHECKING:
@@ -21,6 +22,7 @@ class ScoreReport:
     results: tuple[FileResult, ...]
     gate: "GateReport | None" = None
     color: bool = False
+    width: int | None = None  # the table's width (None: 100)
 
 
 class OutputFormat(str, Enum):
@@ -29,6 +31,28 @@ class OutputFormat(str, Enum):
     MARKDOWN = "markdown"
     JUNIT = "junit"
     GITHUB = "github"
+
+    @classmethod
+    def resolve(cls, *, json_flag: bool = False, name: str | None = None) -> "OutputFormat":
+        """``--json`` / ``--format NAME`` as one format.
+
+        Raises:
+            UsageError: an unknown name, or ``--json`` with another ``--format`` (exit 2).
+        """
+        if name is None:
+            return cls.JSON if json_flag else cls.TABLE
+        try:
+            fmt = cls(name.lower())
+        except ValueError:
+            raise UsageError(f"--format {name!r} is not one of: {', '.join(f.value for f in cls)}") from None
+        if json_flag and fmt is not cls.JSON:
+            raise UsageError(f"--json and --format {name} ask for two formats; pass one of them")
+        return fmt
+
+    @property
+    def machine_readable(self) -> bool:
+        """Formats a program parses (gate failures are then also told on stderr)."""
+        return self in (OutputFormat.JSON, OutputFormat.JUNIT)
 
     def to_formatter(self) -> Callable[[ScoreReport], str]:
         """The renderer; its module (rich for the table) is imported only now."""

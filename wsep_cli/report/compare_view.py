@@ -7,6 +7,7 @@ import json
 from enum import Enum
 from typing import Callable
 
+from wsep_cli.errors import UsageError
 from wsep_cli.gate.compare import Comparison, HeadComparison, MetricChange
 from wsep_cli.report.numtext import fmt_g
 
@@ -21,6 +22,14 @@ class CompareFormat(str, Enum):
     JSON = "json"
     MARKDOWN = "markdown"
 
+    @classmethod
+    def resolve(cls, name: str) -> "CompareFormat":
+        """Raises UsageError for an unknown name (exit 2)."""
+        try:
+            return cls(name.lower())
+        except ValueError:
+            raise UsageError(f"--format {name!r} is not one of: {', '.join(f.value for f in cls)}") from None
+
     def to_formatter(self) -> Callable[[Comparison], str]:
         return {
             CompareFormat.TABLE: render_compare_table,
@@ -33,6 +42,13 @@ def _cells(c: MetricChange, marks: dict[str, str]) -> list[str]:
     d, rel = c.change, c.relative
     mark = marks[c.verdict] + (" (regression)" if c.regression else "")
     return [c.metric, fmt_g(c.a), fmt_g(c.b), "—" if d is None else f"{d:+.6g}", "—" if rel is None else f"{rel:+.2%}", mark]
+
+
+def _shapes(h: HeadComparison) -> str:
+    def text(shape: tuple[int, int] | None) -> str:
+        return "?" if shape is None else f"{shape[0]} × {shape[1]}"
+
+    return f"  [A {text(h.shape_a)}, B {text(h.shape_b)}]" if (h.shape_a or h.shape_b) else ""
 
 
 def _footer(cmp: Comparison) -> str:
@@ -55,7 +71,10 @@ def render_compare_table(cmp: Comparison) -> str:
         if not h.changes:
             console.print(f"{h.title}: only on one side", markup=False, highlight=False)
             continue
-        t = Table(title=h.title, title_justify="left")
+        console.print(h.title + _shapes(h), markup=False, highlight=False, soft_wrap=True)
+        if h.warning:
+            console.print("warning: " + h.warning, markup=False, highlight=False, soft_wrap=True)
+        t = Table()
         for col, just in (("metric", "left"), ("A", "right"), ("B", "right"), ("B − A", "right"), ("rel.", "right"), ("", "left")):
             t.add_column(col, justify=just)  # type: ignore[arg-type]
         for c in h.changes:
@@ -70,7 +89,10 @@ def _md_head(h: HeadComparison) -> list[str]:
 
     if not h.changes:
         return [f"**{cell(h.title)}**: only on one side", ""]
-    lines = [f"**{cell(h.title)}**", "", "| metric | A | B | B − A | rel. | |", "|---|--:|--:|--:|--:|---|"]
+    lines = [f"**{cell(h.title + _shapes(h))}**", ""]
+    if h.warning:
+        lines += [f"⚠️ {cell(h.warning)}", ""]
+    lines += ["| metric | A | B | B − A | rel. | |", "|---|--:|--:|--:|--:|---|"]
     lines += ["| " + " | ".join(cell(x) for x in _cells(c, _MARK_MD)) + " |" for c in h.changes]
     return lines + [""]
 

@@ -16,11 +16,8 @@ def report_document(report: ScoreReport) -> dict[str, Any]:
     results = []
     for r in report.results:
         d = r.to_dict()
-        if report.gate is not None:
-            verdict = report.gate.for_path(r.path)
-            d["gate"] = verdict.to_dict()
-            if not verdict.passed:  # docs/json-schema.md: a file whose gate failed has exit code 1
-                d["exit_code"] = max(d["exit_code"], 1)
+        if report.gate is not None:  # exit codes already count the gate (wsep_cli.pipeline.run_score)
+            d["gate"] = report.gate.for_path(r.path).to_dict()
         results.append(d)
     doc: dict[str, Any] = {"wsep_version": __version__, "schema_version": SCHEMA_VERSION, "results": results}
     if report.gate is not None:

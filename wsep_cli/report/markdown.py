@@ -15,8 +15,9 @@ __all__ = ["render_markdown", "code", "cell"]
 
 PASS = "✅"
 FAIL = "❌"
+NO_GATE = "—"
 _HEADER = (
-    "| | file | head | classes × features | ε | ε (unit rows) | max \\|cos\\| |\n"
+    "| | file | head | classes × features | epsilon | epsilon_normalized | cosine.abs_max |\n"
     "|:-:|---|---|--:|--:|--:|--:|\n"
 )
 
@@ -31,8 +32,11 @@ def code(text: str) -> str:
     return "`" + cell(text).replace("`", "'") + "`"
 
 
-def _head_ok(verdict: FileVerdict | None, layer: str) -> bool:
-    return verdict is None or all(c.passed for c in verdict.checks if c.layer == layer)
+def _head_mark(verdict: FileVerdict | None, layer: str) -> str:
+    """✅/❌ by the gate's checks on this head; "—" when no gate ran (nothing was judged)."""
+    if verdict is None:
+        return NO_GATE
+    return PASS if all(c.passed for c in verdict.checks if c.layer == layer) else FAIL
 
 
 def _rows(r: FileResult, verdict: FileVerdict | None) -> list[str]:
@@ -40,17 +44,17 @@ def _rows(r: FileResult, verdict: FileVerdict | None) -> list[str]:
         return [f"| {FAIL} | {code(r.path)} | error (exit {r.exit_code}): {cell(r.error or '')} | | | | |"]
     rows = []
     for h in r.heads:
-        rows.append(_head_row(r, h, _head_ok(verdict, h.layer)))
+        rows.append(_head_row(r, h, _head_mark(verdict, h.layer)))
     if verdict is not None and any(c.layer is None and not c.passed for c in verdict.checks):
         rows.append(f"| {FAIL} | {code(r.path)} | see the gate below | | | | |")
     return rows
 
 
-def _head_row(r: FileResult, h: HeadResult, ok: bool) -> str:
+def _head_row(r: FileResult, h: HeadResult, mark: str) -> str:
     m = h.metrics
     abs_max = m.cosine.abs_max if m.cosine is not None else None
     return (
-        f"| {PASS if ok else FAIL} | {code(r.path)} | {code(h.layer)} | {h.num_classes} × {h.num_features} "
+        f"| {mark} | {code(r.path)} | {code(h.layer)} | {h.num_classes} × {h.num_features} "
         f"| {fmt_g(m.epsilon)} | {fmt_g(m.epsilon_normalized)} | {fmt_g(abs_max)} |"
     )
 
@@ -75,6 +79,13 @@ def _gate_lines(report: ScoreReport) -> list[str]:
     return [""] + lines
 
 
+def _count_line(report: ScoreReport) -> str:
+    files = len(report.results)
+    bad = sum(1 for r in report.results if r.status != "ok")
+    text = f"{files} file" + ("" if files == 1 else "s") + f", {files - bad} scored"
+    return text + (f", {FAIL} {bad} could not be scored" if bad else "")
+
+
 def render_markdown(report: ScoreReport) -> str:
     """The report as GitHub-flavoured Markdown."""
     body = "".join(
@@ -82,5 +93,5 @@ def render_markdown(report: ScoreReport) -> str:
         for r in report.results
         for line in _rows(r, report.gate.for_path(r.path) if report.gate is not None else None)
     )
-    tail = "".join(line + "\n" for line in _gate_lines(report))
+    tail = "".join(line + "\n" for line in ["", _count_line(report), *_gate_lines(report)])
     return "### wsep: weight separability\n\n" + _HEADER + body + tail

@@ -1,0 +1,63 @@
+"""Options shared by several commands, declared once (typer ``Annotated`` aliases).
+
+A command names its parameter ``layer: Layer = None``; the option's flag, metavar and help live here.
+"""
+
+# No ``from __future__ import annotations``: typer reads these annotations as objects.
+from pathlib import Path
+from typing import Annotated, List, Optional
+
+import typer
+
+__all__ = [
+    "Source", "Sources", "Layer", "Arch", "Labels", "ClassNames", "RandomInit", "Device", "ReportOutput",
+    "EXIT_CODES_HELP", "SCORE_EXIT_CODES", "READ_EXIT_CODES",
+]
+
+EXIT_CODES_HELP = (
+    "Exit codes: 0 ok; 1 a gate threshold failed; 2 usage error, missing path or bad config; "
+    "3 no classifier found; 4 unreadable, unsafe or non-finite input. With several files the largest wins."
+)
+SCORE_EXIT_CODES = EXIT_CODES_HELP
+READ_EXIT_CODES = (
+    "Exit codes: 0 ok; 2 usage error, missing path or bad option; 3 no classifier found; "
+    "4 unreadable, unsafe or non-finite input."
+)
+
+_SOURCE_HELP = (
+    "A checkpoint file, a model folder, a folder of checkpoints, a glob, timm:NAME or hf:ORG/NAME[@REV]."
+)
+
+Sources = Annotated[List[str], typer.Argument(metavar="PATH...", help=_SOURCE_HELP, show_default=False)]
+Source = Annotated[str, typer.Argument(metavar="PATH", help=_SOURCE_HELP, show_default=False)]
+Layer = Annotated[
+    Optional[str],
+    typer.Option("--layer", metavar="NAME", help="Classifier tensor name as stored (overrides detection)."),
+]
+Arch = Annotated[
+    Optional[str],
+    typer.Option("--arch", metavar="NAME", help="timm architecture whose pretrained_cfg names the head."),
+]
+Labels = Annotated[
+    Optional[Path],
+    typer.Option("--labels", metavar="FILE", help="Text file with one class name per line."),
+]
+ClassNames = Annotated[
+    Optional[str],
+    typer.Option("--class-names", metavar="NAME", help="Built-in names: cifar10, cifar100 or imagenet."),
+]
+RandomInit = Annotated[
+    bool,
+    typer.Option("--random-init", help="With timm:NAME, a freshly initialised model instead of its weights."),
+]
+Device = Annotated[
+    str,
+    typer.Option(
+        "--device", metavar="DEVICE",
+        help="Where the metrics run: cpu (numpy) or cuda / cuda:N (torch); matters for huge heads.",
+    ),
+]
+ReportOutput = Annotated[
+    Optional[Path],
+    typer.Option("--output", "-o", metavar="FILE", help="Write the report here instead of stdout."),
+]
