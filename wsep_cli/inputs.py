@@ -2,7 +2,8 @@
 
 - A **file** is scored by its content (its suffix does not matter). A shard of an indexed set
   (``model-00001-of-00002.safetensors`` listed in ``model.safetensors.index.json``) is never scored
-  alone: its whole set is, once, under the set's folder.
+  alone: its whole set is, once, under the set's folder (with a note, unless the path named was
+  the set's ``*.index.json``, which is how a set is named).
 - A **model folder** is one model: it holds a ``*.index.json`` weight map (sharded safetensors or
   ``pytorch_model.bin``), or a Hugging Face ``config.json`` beside weights.
 - Any other **folder** holds checkpoints: every checkpoint file directly in it, and every model
@@ -135,7 +136,7 @@ class _Collector:
             return True
         model = self.model_folder_of(path)
         if model is not None:
-            if str(model.resolve()) not in self.seen:
+            if str(model.resolve()) not in self.seen and not path.name.endswith(".index.json"):
                 self.notes.append(f"{path}: part of the model in {model}; scored that set once")
             self.add(str(model))
             return True

@@ -122,8 +122,11 @@ def check_finite(metrics: Metrics, layer: str) -> None:
         )
 
 
-def _warnings(metrics: Metrics, n: int, labels: tuple[str, ...] | None) -> tuple[str, ...]:
+def _warnings(metrics: Metrics, n: int, head: Head, opts: ScoreOptions) -> tuple[str, ...]:
     out = []
+    labels = opts.labels
+    if opts.arch and head.located_by != "option" and "timm pretrained_cfg" not in head.reason:
+        out.append(f"--arch {opts.arch} was not used: the head was chosen by {head.located_by} ({head.reason})")
     if metrics.singular_values.rank == 0:
         out.append("every weight is zero (rank 0): the cosine statistics say nothing about separability")
     if labels is not None and len(labels) != n:
@@ -159,7 +162,7 @@ def measure_head(opened: OpenHeads, head: Head, opts: ScoreOptions = ScoreOption
         num_features=int(v.shape[1]),
         dtype=opened.dtype(head),
         metrics=detail.metrics,
-        warnings=_warnings(detail.metrics, int(v.shape[0]), opts.labels),
+        warnings=_warnings(detail.metrics, int(v.shape[0]), head, opts),
     )
     return MeasuredHead(result, detail, v)
 
@@ -294,7 +297,7 @@ def run_score(request: ScoreRequest, *, env: Mapping[str, str], progress: Progre
     return ScoreRun(final, gate, 0 if settings.exit_zero else code, inputs.notes)
 
 
-def _side(spec: str, opts: ScoreOptions) -> "Baseline":
+def compare_side(spec: str, opts: ScoreOptions = ScoreOptions()) -> "Baseline":
     """One side of ``compare``: a JSON report, or the checkpoint scored now."""
     from pathlib import Path
 
@@ -320,4 +323,4 @@ def compare_specs(a: str, b: str, opts: ScoreOptions = ScoreOptions(), *, tolera
     """
     from wsep_cli.gate.compare import compare
 
-    return compare(_side(a, opts), _side(b, opts), tolerance=tolerance)
+    return compare(compare_side(a, opts), compare_side(b, opts), tolerance=tolerance)

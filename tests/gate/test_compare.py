@@ -10,7 +10,8 @@ import pytest
 from safetensors.numpy import save_file
 
 from wsep_cli.gate.baseline import Baseline, BaselineFile, BaselineHead
-from wsep_cli.gate.compare import compare, is_report, load_side
+from wsep_cli.gate.compare import compare, is_report
+from wsep_cli.pipeline import compare_side
 from wsep_cli.errors import ExitCode, WsepError
 
 
@@ -63,26 +64,26 @@ def test_multi_file_reports_pair_by_name_and_list_one_sided_heads() -> None:
     assert "(no such head)" in heads[1].title
 
 
-def test_load_side_scores_checkpoints_and_reads_reports(tmp_path: Path) -> None:
+def test_compare_side_scores_checkpoints_and_reads_reports(tmp_path: Path) -> None:
     ckpt = tmp_path / "m.safetensors"
     save_file({"fc.weight": (2.0 * np.eye(4)).astype(np.float32)}, str(ckpt))  # epsilon = (4-1)^2 = 9
-    side = load_side(str(ckpt))
+    side = compare_side(str(ckpt))
     assert side.files[0].heads[0].metrics["epsilon"] == pytest.approx(9.0)
     report = tmp_path / "r.json"
     report.write_text(json.dumps({"results": [{"path": "m", "heads": [{"layer": "fc.weight", "epsilon": 8.0}]}]}))
     assert is_report(report) and not is_report(ckpt)
-    assert load_side(str(report)).files[0].heads[0].metrics == {"epsilon": 8.0}
-    assert compare(load_side(str(report)), side).regressions[0][1].metric == "epsilon"
+    assert compare_side(str(report)).files[0].heads[0].metrics == {"epsilon": 8.0}
+    assert compare(compare_side(str(report)), side).regressions[0][1].metric == "epsilon"
 
 
-def test_load_side_errors_keep_their_exit_codes(tmp_path: Path) -> None:
+def test_compare_side_errors_keep_their_exit_codes(tmp_path: Path) -> None:
     with pytest.raises(WsepError) as e:
-        load_side(str(tmp_path / "missing.safetensors"))
+        compare_side(str(tmp_path / "missing.safetensors"))
     assert e.value.exit_code == ExitCode.USAGE
     junk = tmp_path / "junk.bin"
     junk.write_bytes(b"\x00\x01 not a checkpoint at all")
     with pytest.raises(WsepError) as e:
-        load_side(str(junk))
+        compare_side(str(junk))
     assert e.value.exit_code == ExitCode.UNREADABLE
     not_report = tmp_path / "other.json"
     not_report.write_text('{"hello": 1}')

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from wsep_cli.gate.config import env_settings, find_config, gate_settings, load_config, resolve_settings
+from wsep_cli.gate.config import GateRequest, env_settings, find_config, gate_settings, load_config, resolve_settings
 from wsep_cli.errors import ConfigError, ExitCode
 from wsep_cli.gate.checks import Thresholds
 from wsep_cli.gate.pathglob import glob_matches
@@ -50,7 +50,7 @@ def test_table_values_overrides_and_relative_baseline(tmp_path: Path) -> None:
     cfg = load_config(cwd=_write(tmp_path, PYPROJECT).parent)
     assert cfg.settings["max-epsilon"] == 500.0 and cfg.settings["tolerance"] == 0.05
     assert Path(cfg.settings["baseline"]) == tmp_path.resolve() / "ci" / "base.json"
-    s = resolve_settings({}, {}, cfg)
+    s = resolve_settings(GateRequest(), {}, cfg)
     assert s.thresholds_for(str(tmp_path / "models" / "a.onnx")) == Thresholds(900.0, None, 0.9)
     assert s.thresholds_for(str(tmp_path / "models" / "sub" / "a.onnx")) == Thresholds(500.0, None, 0.9)
     assert s.thresholds_for(str(tmp_path / "x" / "r_big.pt")) == Thresholds(500.0, 2.0, 0.9)
@@ -61,12 +61,12 @@ def test_precedence_option_over_env_over_config(tmp_path: Path) -> None:
     cfg = load_config(cwd=_write(tmp_path, PYPROJECT).parent)
     onnx = str(tmp_path / "models" / "a.onnx")
     env = {"WSEP_MAX_EPSILON": "700", "WSEP_TOLERANCE": "0.2"}
-    s = resolve_settings({}, env, cfg)
+    s = resolve_settings(GateRequest(), env, cfg)
     assert s.thresholds_for(onnx).max_epsilon == 700.0  # env beats the config, overrides included
     assert s.tolerance == 0.2
-    s = resolve_settings({"max-epsilon": 10.0, "tolerance": None}, env, cfg)
+    s = resolve_settings(GateRequest(max_epsilon=10.0), env, cfg)
     assert s.thresholds_for(onnx).max_epsilon == 10.0 and s.tolerance == 0.2
-    none = resolve_settings({}, {}, _empty())
+    none = resolve_settings(GateRequest(), {}, _empty())
     assert none.thresholds_for("a.pt") == Thresholds() and not none.active and none.tolerance == 0.0
 
 
@@ -113,14 +113,14 @@ def test_bad_toml_and_missing_config_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_config(_write(tmp_path, "[tool.wsep]\nmax-epsilon = [\n"))
     with pytest.raises(ConfigError, match="no such file"):
-        gate_settings({}, env={}, config_path=tmp_path / "nope.toml")
+        gate_settings(GateRequest(config=tmp_path / "nope.toml"), env={})
     with pytest.raises(ConfigError, match="no such file"):
-        gate_settings({}, env={"WSEP_CONFIG": str(tmp_path / "nope.toml")})
+        gate_settings(GateRequest(), env={"WSEP_CONFIG": str(tmp_path / "nope.toml")})
 
 
 def test_wsep_config_env_names_the_file(tmp_path: Path) -> None:
     w = _write(tmp_path, "max-abs-cos = 0.3\n", "wsep.toml")
-    s = gate_settings({}, env={"WSEP_CONFIG": str(w)}, cwd=tmp_path)
+    s = gate_settings(GateRequest(), env={"WSEP_CONFIG": str(w)}, cwd=tmp_path)
     assert s.thresholds_for("a.pt").max_abs_cos == 0.3
 
 
@@ -134,16 +134,28 @@ def test_env_values_are_parsed_and_validated() -> None:
 
 def test_option_values_are_validated() -> None:
     with pytest.raises(ConfigError, match="--max-epsilon"):
-        resolve_settings({"max-epsilon": -2.0}, {}, _empty())
+        resolve_settings(GateRequest(max_epsilon=-2.0), {}, _empty())
     with pytest.raises(ConfigError, match="--tolerance"):
-        resolve_settings({"tolerance": float("nan")}, {}, _empty())
+        resolve_settings(GateRequest(tolerance=float("nan")), {}, _empty())
+
+
+def test_limits_that_can_never_fail_and_a_tolerance_without_baseline_are_refused() -> None:
+    for value in (1.5, 90.0):
+        with pytest.raises(ConfigError, match="--max-abs-cos"):
+            resolve_settings(GateRequest(max_abs_cos=value), {}, _empty())
+    assert resolve_settings(GateRequest(max_abs_cos=1.0), {}, _empty()).thresholds_for("a.pt").max_abs_cos == 1.0
+    with pytest.raises(ConfigError, match="--tolerance.*--baseline"):
+        resolve_settings(GateRequest(tolerance=0.1), {}, _empty())
+    with pytest.raises(ConfigError, match="WSEP_TOLERANCE"):
+        resolve_settings(GateRequest(), {"WSEP_TOLERANCE": "0.1"}, _empty())
+    assert resolve_settings(GateRequest(tolerance=0.1, baseline=Path("b.json")), {}, _empty()).tolerance == 0.1
 
 
 def test_booleans_follow_precedence(tmp_path: Path) -> None:
     cfg = load_config(_write(tmp_path, "[tool.wsep]\nallow-new = true\nexit-zero = true\n"))
-    assert resolve_settings({}, {}, cfg).allow_new is True
-    assert resolve_settings({}, {"WSEP_ALLOW_NEW": "false"}, cfg).allow_new is False
-    assert resolve_settings({"exit-zero": False}, {"WSEP_EXIT_ZERO": "1"}, cfg).exit_zero is False
+    assert resolve_settings(GateRequest(), {}, cfg).allow_new is True
+    assert resolve_settings(GateRequest(), {"WSEP_ALLOW_NEW": "false"}, cfg).allow_new is False
+    assert resolve_settings(GateRequest(exit_zero=False), {"WSEP_EXIT_ZERO": "1"}, cfg).exit_zero is False
 
 
 @pytest.mark.parametrize(

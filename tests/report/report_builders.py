@@ -23,6 +23,7 @@ def metrics(eps: float, eps_n: float, abs_max: float) -> Metrics:
         cosine=CosineStats(
             mean=-0.1, std=0.05, min=-abs_max, max=0.2, abs_mean=0.1, abs_max=abs_max,
             p50=-0.1, p95=0.1, p99=0.15, most_similar=MostSimilar((0, 1), 0.2),
+            least_similar=MostSimilar((2, 3), -abs_max),
         ),
         norms=NormStats(mean=1.0, std=0.1, min=0.8, max=1.2),
         etf=EtfStats(equinorm=0.1, equiangularity=0.05, mean_angle_deviation=0.04, max_angle_deviation=0.3, distance=0.2),

@@ -24,7 +24,7 @@ def test_exact_output_one_error_per_violation() -> None:
         "::error file=models/a.safetensors,title=wsep max-epsilon::"
         "models/a.safetensors fc.weight: epsilon = 0.5 > 0.4 (max-epsilon)\n"
         "::error file=models/a.safetensors,title=wsep max-abs-cos::"
-        "models/a.safetensors fc.weight: cosine.abs_max = 0.5 > 0.25 (max-abs-cos)\n"
+        "models/a.safetensors fc.weight: cosine.abs_max = 0.5 > 0.25 (max-abs-cos; classes 2 and 3 have cos -0.5)\n"
         "models/a.safetensors fc.weight: epsilon 0.5, epsilon_normalized 0.25, max |cos| 0.5\n"
         "b.pt fc: epsilon 0.125, epsilon_normalized 0.0625, max |cos| 0.1\n"
         "wsep gate: FAILED (2 of 4 checks)\n"

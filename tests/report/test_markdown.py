@@ -13,7 +13,7 @@ from wsep_cli.report.markdown import render_markdown
 HEADER = (
     "### wsep: weight separability\n"
     "\n"
-    "| | file | head | classes × features | ε | ε (unit rows) | max \\|cos\\| |\n"
+    "| | file | head | classes × features | epsilon | epsilon_normalized | cosine.abs_max |\n"
     "|:-:|---|---|--:|--:|--:|--:|\n"
 )
 
@@ -28,10 +28,12 @@ def _results():  # type: ignore[no-untyped-def]
 
 def test_without_gate() -> None:
     text = render_markdown(ScoreReport(results=_results()))
-    assert text == HEADER + (
-        "| ✅ | `a.safetensors` | `fc.weight` | 10 × 64 | 0.5 | 0.25 | 0.5 |\n"
-        "| ✅ | `b_c.pt` | `head` | 1000 × 768 | 0.125 | 0.0625 | 0.1 |\n"
+    assert text == HEADER + (  # no gate set: no verdict per row, and the count includes the failed file
+        "| — | `a.safetensors` | `fc.weight` | 10 × 64 | 0.5 | 0.25 | 0.5 |\n"
+        "| — | `b_c.pt` | `head` | 1000 × 768 | 0.125 | 0.0625 | 0.1 |\n"
         "| ❌ | `x\\|y.bin` | error (exit 4): x\\|y.bin: the file is empty | | | | |\n"
+        "\n"
+        "3 files, 2 scored, ❌ 1 could not be scored\n"
     )
 
 
@@ -44,10 +46,12 @@ def test_with_failing_gate() -> None:
         "| ✅ | `b_c.pt` | `head` | 1000 × 768 | 0.125 | 0.0625 | 0.1 |\n"
         "| ❌ | `x\\|y.bin` | error (exit 4): x\\|y.bin: the file is empty | | | | |\n"
         "\n"
+        "3 files, 2 scored, ❌ 1 could not be scored\n"
+        "\n"
         "**Gate failed** ❌ (2 of 4 checks failed)\n"
         "\n"
         "- ❌ `a.safetensors fc.weight: epsilon = 0.5 > 0.4 (max-epsilon)`\n"
-        "- ❌ `a.safetensors fc.weight: cosine.abs_max = 0.5 > 0.45 (max-abs-cos)`\n"
+        "- ❌ `a.safetensors fc.weight: cosine.abs_max = 0.5 > 0.45 (max-abs-cos; classes 2 and 3 have cos -0.5)`\n"
     )
 
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -49,15 +52,37 @@ def test_every_format_scores_the_same_head(rel: str, layer: str) -> None:
     assert head["epsilon"] == pytest.approx(_reference_epsilon(), rel=1e-6 if rel.endswith("onnx") else 1e-12)
 
 
-def test_regeneration_is_deterministic(tmp_path) -> None:
-    spec = importlib.util.spec_from_file_location("make_fixtures", REPO / "fixtures" / "make_fixtures.py")
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    mod.write_all(tmp_path)
+# The CPUs a developer or CI runner may have, as far as one machine can pretend: the caller's own
+# ATen level (which the script must override), and MKL and glibc told to use no AVX at all.
+CPU_LEVELS = {
+    "aten-avx2": {"ATEN_CPU_CAPABILITY": "avx2"},
+    "sse4-only": {"ATEN_CPU_CAPABILITY": "avx512", "MKL_ENABLE_INSTRUCTIONS": "SSE4_2",
+                  "GLIBC_TUNABLES": "glibc.cpu.hwcaps=-AVX512F,-AVX2,-FMA,-AVX"},
+}
+
+
+@pytest.mark.parametrize("level", sorted(CPU_LEVELS))
+def test_regeneration_is_bit_identical_on_every_cpu_level(tmp_path, level: str) -> None:
+    env = {**os.environ, **CPU_LEVELS[level]}
+    proc = subprocess.run([sys.executable, str(REPO / "fixtures" / "make_fixtures.py"), str(tmp_path)],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
     fresh = load_file(str(tmp_path / "digits_mlp.safetensors"))
     bundled = load_file(str(FIXTURES / "digits_mlp.safetensors"))
     assert fresh.keys() == bundled.keys()
     for k in bundled:
         np.testing.assert_array_equal(fresh[k], bundled[k])
     assert json.loads((tmp_path / "digits_mlp.json").read_text()) == SUMMARY
+
+
+def test_write_all_refuses_a_torch_imported_without_the_pinned_arithmetic() -> None:
+    import torch
+
+    spec = importlib.util.spec_from_file_location("make_fixtures", REPO / "fixtures" / "make_fixtures.py")
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    if torch.backends.cpu.get_cpu_capability() == "DEFAULT" and os.environ.get("MKL_CBWR") == "COMPATIBLE":
+        pytest.skip("this pytest process runs with the pinned arithmetic already")
+    with pytest.raises(RuntimeError, match="as its own process"):
+        mod.train()

@@ -33,8 +33,9 @@ def _paths(obj: Any, prefix: str = "") -> set[str]:
 
 
 def test_every_written_field_is_documented_and_vice_versa() -> None:
-    proc, doc = run_json(str(FIXTURES / "digits_mlp.safetensors"))
+    proc, doc = run_json(str(FIXTURES / "digits_mlp.safetensors"), "--top-pairs", "3")
     assert proc.returncode == 0, proc.stderr
+    assert len(doc["results"][0]["heads"][0]["cosine"]["top_pairs"]) == 3
     written = {p for p in _paths(doc) if not _is_gate(p)}
     documented = {p for p in _documented() if not _is_gate(p)}
     assert written - documented == set(), "fields written but not documented"

@@ -113,10 +113,11 @@ def score(
         raise fail(e)
     for line in run.notes:
         note(line)
+    table_shown = output is None and out_fmt is OutputFormat.TABLE  # its notes carry the warnings
     for r in run.results:
         if r.status != "ok":
             error_line(r.error or "")
-        for h in r.heads:
+        for h in () if table_shown else r.heads:
             for w in h.warnings:
                 note(f"{r.path} {h.layer}: {w}")
     if run.gate is not None and (output is not None or out_fmt.machine_readable):

@@ -205,7 +205,6 @@ def test_escapes_and_broken_indexes_exit_4_with_one_line(tmp_path: Path) -> None
     index.write_text(json.dumps(doc))
     bad["tensor_not_in_shard"] = lying
     (tmp_path / "empty_folder").mkdir()
-    bad["empty_folder"] = tmp_path / "empty_folder"
 
     proc = run_wsep("score", "--json", *(str(p) for p in bad.values()))
     assert proc.returncode == 4
@@ -216,3 +215,5 @@ def test_escapes_and_broken_indexes_exit_4_with_one_line(tmp_path: Path) -> None
         assert "refusing" in results[str(bad[case])]["error"], case
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == len(bad) and "Traceback" not in proc.stderr
+    empty = run_wsep("score", "--json", str(tmp_path / "empty_folder"))  # nothing to read: a usage error
+    assert empty.returncode == 2 and "holds no checkpoint" in empty.stderr and empty.stdout == ""
