@@ -1,7 +1,7 @@
 """Optional parts of wsep and the ``pip install`` extra that brings each.
 
 The core (``score``, ``layers``, ``compare``, the gate, every report format) needs numpy,
-safetensors, typer and rich only. Training needs ``wsep[train]`` (torch, torchvision, timm), figures
+safetensors, typer and rich only. Training needs ``wsep[train]`` (torch, torchvision, timm, scikit-learn), figures
 ``wsep[plot]`` (matplotlib, scipy), Hugging Face Hub sources ``wsep[hf]`` (huggingface_hub).
 """
 
@@ -14,7 +14,7 @@ from wsep_cli.errors import UsageError
 __all__ = ["EXTRAS", "missing", "require"]
 
 EXTRAS: dict[str, tuple[str, ...]] = {
-    "train": ("torch", "torchvision", "timm"),
+    "train": ("torch", "torchvision", "timm", "sklearn"),
     "plot": ("matplotlib", "scipy"),
     "hf": ("huggingface_hub",),
 }

@@ -238,8 +238,10 @@ def plot_checkpoint(
         UsageError: a bad output path or suffix (exit 2), before anything is read.
         NoClassifierError, UnreadableError, NonFiniteError: as ``wsep score`` (exit 3 / 4).
     """
+    from wsep_cli.extras import require
     from wsep_cli.pipeline import measure_head, open_heads
 
+    require("plot", "wsep plot")
     figure_format(out)
     if not out.parent.is_dir():
         raise UsageError(f"--output {out}: the folder {out.parent} does not exist")

@@ -1,4 +1,8 @@
-"""The CI gate through the installed `wsep` (subprocesses): exit codes, config, baselines, compare, formats."""
+"""The CI gate: exit codes, config, baselines, compare, formats.
+
+The first test runs the installed `wsep`; the rest run its main() in-process (conftest.run_cli), since
+nothing here depends on the process.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file, save_file
 
-from conftest import SHARED_DATA, run_wsep
+from conftest import SHARED_DATA, run_cli, run_wsep
 
 MNIST = SHARED_DATA / "karelnagel_denograd" / "mnist.safetensors"
 
@@ -55,18 +59,18 @@ def test_pass_fail_and_the_output_names_everything(model: tuple[Path, float]) ->
 
 def test_usage_errors_are_exit_2(model: tuple[Path, float], tmp_path: Path) -> None:
     path, _ = model
-    assert run_wsep("score", str(tmp_path / "typo.safetensors"), "--max-epsilon", "1e9").returncode == 2
-    assert run_wsep("score", str(tmp_path / "*.onnx"), "--max-epsilon", "1e9").returncode == 2
-    assert run_wsep("score", str(path), "--config", str(tmp_path / "none.toml")).returncode == 2
-    assert run_wsep("score", str(path), "--max-epsilon", "-1").returncode == 2
-    assert run_wsep("score", str(path), "--baseline", str(tmp_path / "none.json")).returncode == 2
+    assert run_cli("score", str(tmp_path / "typo.safetensors"), "--max-epsilon", "1e9").returncode == 2
+    assert run_cli("score", str(tmp_path / "*.onnx"), "--max-epsilon", "1e9").returncode == 2
+    assert run_cli("score", str(path), "--config", str(tmp_path / "none.toml")).returncode == 2
+    assert run_cli("score", str(path), "--max-epsilon", "-1").returncode == 2
+    assert run_cli("score", str(path), "--baseline", str(tmp_path / "none.json")).returncode == 2
     (tmp_path / "pyproject.toml").write_text('[tool.wsep]\nmax-epsilom = 1\n')
-    proc = run_wsep("score", str(path), cwd=tmp_path)
+    proc = run_cli("score", str(path), cwd=tmp_path)
     assert proc.returncode == 2 and "max-epsilom" in proc.stderr and proc.stderr.count("\n") == 1
     (tmp_path / "pyproject.toml").write_text('[tool.wsep]\nmax-abs-cos = "high"\n')
-    proc = run_wsep("score", str(path), cwd=tmp_path)
+    proc = run_cli("score", str(path), cwd=tmp_path)
     assert proc.returncode == 2 and "max-abs-cos" in proc.stderr
-    proc = run_wsep("score", str(path), env={"WSEP_MAX_EPSILON": "many"})
+    proc = run_cli("score", str(path), env={"WSEP_MAX_EPSILON": "many"})
     assert proc.returncode == 2 and "WSEP_MAX_EPSILON" in proc.stderr
 
 
@@ -74,11 +78,11 @@ def test_exit_zero_and_largest_code(model: tuple[Path, float], tmp_path: Path) -
     path, eps = model
     junk = tmp_path / "junk.bin"
     junk.write_bytes(b"\x00\x01 definitely not a checkpoint" * 4)
-    proc = run_wsep("score", str(path), "--max-epsilon", f"{eps / 2}", "--exit-zero")
+    proc = run_cli("score", str(path), "--max-epsilon", f"{eps / 2}", "--exit-zero")
     assert proc.returncode == 0 and "FAIL" in proc.stdout
-    assert run_wsep("score", str(path), str(junk), "--max-epsilon", f"{eps / 2}").returncode == 4
-    assert run_wsep("score", str(path), str(junk), "--max-epsilon", f"{eps / 2}", "--exit-zero").returncode == 0
-    assert run_wsep("score", str(path), "--max-epsilon", "0", env={"WSEP_EXIT_ZERO": "1"}).returncode == 0
+    assert run_cli("score", str(path), str(junk), "--max-epsilon", f"{eps / 2}").returncode == 4
+    assert run_cli("score", str(path), str(junk), "--max-epsilon", f"{eps / 2}", "--exit-zero").returncode == 0
+    assert run_cli("score", str(path), "--max-epsilon", "0", env={"WSEP_EXIT_ZERO": "1"}).returncode == 0
 
 
 def test_pyproject_thresholds_options_env_and_glob_overrides(tmp_path: Path) -> None:
@@ -92,13 +96,13 @@ def test_pyproject_thresholds_options_env_and_glob_overrides(tmp_path: Path) -> 
         f'[tool.wsep.overrides."onnx_like/*.safetensors"]\nmax-epsilon = {eps_b * 1.1}\n'
     )
     rel_a, rel_b = "models/a.safetensors", "onnx_like/b.safetensors"
-    assert run_wsep("score", rel_a, cwd=tmp_path).returncode == 0
-    assert run_wsep("score", rel_a, rel_b, cwd=tmp_path).returncode == 0  # the override lifts b's limit
+    assert run_cli("score", rel_a, cwd=tmp_path).returncode == 0
+    assert run_cli("score", rel_a, rel_b, cwd=tmp_path).returncode == 0  # the override lifts b's limit
     (tmp_path / "models" / "deeper").mkdir()
-    assert run_wsep("score", "../a.safetensors", cwd=tmp_path / "models" / "deeper").returncode == 0  # found upward
-    assert run_wsep("score", rel_a, "--max-epsilon", f"{eps_a / 2}", cwd=tmp_path).returncode == 1  # option wins
-    assert run_wsep("score", rel_a, cwd=tmp_path, env={"WSEP_MAX_EPSILON": f"{eps_a / 2}"}).returncode == 1
-    proc = run_wsep("score", rel_b, "--json", "--max-epsilon", f"{mid}", cwd=tmp_path)
+    assert run_cli("score", "../a.safetensors", cwd=tmp_path / "models" / "deeper").returncode == 0  # found upward
+    assert run_cli("score", rel_a, "--max-epsilon", f"{eps_a / 2}", cwd=tmp_path).returncode == 1  # option wins
+    assert run_cli("score", rel_a, cwd=tmp_path, env={"WSEP_MAX_EPSILON": f"{eps_a / 2}"}).returncode == 1
+    proc = run_cli("score", rel_b, "--json", "--max-epsilon", f"{mid}", cwd=tmp_path)
     assert proc.returncode == 1
     result = json.loads(proc.stdout)["results"][0]
     assert result["exit_code"] == 1
@@ -112,17 +116,17 @@ def test_pyproject_thresholds_options_env_and_glob_overrides(tmp_path: Path) -> 
 def test_machine_formats(model: tuple[Path, float], tmp_path: Path) -> None:
     path, eps = model
     args = ("score", str(path), "--max-epsilon", f"{eps / 2}", "--max-abs-cos", "1.0", "--max-epsilon-normalized", "0")
-    proc = run_wsep(*args, "--format", "junit")
+    proc = run_cli(*args, "--format", "junit")
     assert proc.returncode == 1
     root = ET.fromstring(proc.stdout)
     assert root.get("tests") == "3" and root.get("failures") == "2"
     summary = tmp_path / "summary.md"
-    proc = run_wsep(*args, "--format", "github", env={"GITHUB_STEP_SUMMARY": str(summary)})
+    proc = run_cli(*args, "--format", "github", env={"GITHUB_STEP_SUMMARY": str(summary)})
     assert proc.returncode == 1
     assert sum(line.startswith("::error file=") for line in proc.stdout.splitlines()) == 2
     assert "| ❌ |" in summary.read_text(encoding="utf-8")
     out = tmp_path / "report.md"
-    proc = run_wsep(*args, "--format", "markdown", "--output", str(out))
+    proc = run_cli(*args, "--format", "markdown", "--output", str(out))
     assert proc.returncode == 1 and "**Gate failed** ❌" in out.read_text(encoding="utf-8")
 
 
@@ -132,32 +136,32 @@ def test_baseline_detects_a_scaled_classifier(tmp_path: Path) -> None:
     _model(worse, scale=1.5)
     _model(other, seed=5)
     base = tmp_path / "base.json"
-    assert run_wsep("score", str(good), "--write-baseline", str(base)).returncode == 0
+    assert run_cli("score", str(good), "--write-baseline", str(base)).returncode == 0
     assert json.loads(base.read_text())["results"][0]["heads"][0]["layer"] == "fc2.weight"
-    assert run_wsep("score", str(good), "--baseline", str(base)).returncode == 0
-    proc = run_wsep("score", str(worse), "--baseline", str(base))  # matched by file name across folders
+    assert run_cli("score", str(good), "--baseline", str(base)).returncode == 0
+    proc = run_cli("score", str(worse), "--baseline", str(base))  # matched by file name across folders
     assert proc.returncode == 1
     assert "epsilon" in proc.stdout and f"{_eps(1.5 * head.astype(np.float64)):.4g}" in proc.stdout
     big = _eps(1.5 * head.astype(np.float64)) / _eps(head) - 1
-    assert run_wsep("score", str(worse), "--baseline", str(base), "--tolerance", f"{big * 1.01}").returncode == 0
-    assert run_wsep("score", str(good), str(other), "--baseline", str(base)).returncode == 1  # new file
-    assert run_wsep("score", str(good), str(other), "--baseline", str(base), "--allow-new").returncode == 0
+    assert run_cli("score", str(worse), "--baseline", str(base), "--tolerance", f"{big * 1.01}").returncode == 0
+    assert run_cli("score", str(good), str(other), "--baseline", str(base)).returncode == 1  # new file
+    assert run_cli("score", str(good), str(other), "--baseline", str(base), "--allow-new").returncode == 0
 
 
 def test_compare_generated_checkpoints(tmp_path: Path) -> None:
     a, b = tmp_path / "a.safetensors", tmp_path / "b.safetensors"
     _model(a)
     _model(b, scale=1.5)
-    proc = run_wsep("compare", str(a), str(b))
+    proc = run_cli("compare", str(a), str(b))
     assert proc.returncode == 0
     eps_line = next(x for x in proc.stdout.splitlines() if x.startswith("│ epsilon "))
     assert "WORSE" in eps_line
-    assert run_wsep("compare", str(a), str(b), "--fail-on-regression").returncode == 1
-    assert run_wsep("compare", str(b), str(a), "--fail-on-regression").returncode == 0  # an improvement
-    proc = run_wsep("compare", str(a), str(b), "--format", "json")
+    assert run_cli("compare", str(a), str(b), "--fail-on-regression").returncode == 1
+    assert run_cli("compare", str(b), str(a), "--fail-on-regression").returncode == 0  # an improvement
+    proc = run_cli("compare", str(a), str(b), "--format", "json")
     doc = json.loads(proc.stdout)
     assert doc["regressions"] == 1 and doc["heads"][0]["metrics"][0]["verdict"] == "worse"
-    assert run_wsep("compare", str(a), str(tmp_path / "missing.safetensors")).returncode == 2
+    assert run_cli("compare", str(a), str(tmp_path / "missing.safetensors")).returncode == 2
 
 
 def _scaled_mnist(tmp_path: Path) -> tuple[Path, Path]:
@@ -176,13 +180,13 @@ def _scaled_mnist(tmp_path: Path) -> tuple[Path, Path]:
 def test_real_checkpoint_regression_via_baseline_and_compare(tmp_path: Path) -> None:
     orig, scaled = _scaled_mnist(tmp_path)
     base = tmp_path / "base.json"
-    proc = run_wsep("score", str(orig), "--json")
+    proc = run_cli("score", str(orig), "--json")
     assert proc.returncode == 0
     base.write_text(proc.stdout)
-    assert run_wsep("score", str(orig), "--baseline", str(base)).returncode == 0
-    proc = run_wsep("score", str(scaled), "--baseline", str(base), "--format", "github")
+    assert run_cli("score", str(orig), "--baseline", str(base)).returncode == 0
+    proc = run_cli("score", str(scaled), "--baseline", str(base), "--format", "github")
     assert proc.returncode == 1
     errors = [x for x in proc.stdout.splitlines() if x.startswith("::error")]
     assert len(errors) == 1 and "layers.13.weight: epsilon" in errors[0]  # direction-only metrics are unchanged
-    assert run_wsep("compare", str(base), str(scaled), "--fail-on-regression").returncode == 1
-    assert run_wsep("compare", str(orig), str(orig), "--fail-on-regression").returncode == 0
+    assert run_cli("compare", str(base), str(scaled), "--fail-on-regression").returncode == 1
+    assert run_cli("compare", str(orig), str(orig), "--fail-on-regression").returncode == 0

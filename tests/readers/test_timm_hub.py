@@ -1,4 +1,4 @@
-"""``timm:ARCH``: pretrained weights from the Hugging Face cache, a clean exit 4 when they cannot be had,
+"""``timm:ARCH``: pretrained weights from the Hugging Face cache, a clean exit 2 when they cannot be had,
 seeded ``--random-init``, timm's tensor names and classifier hints (issue 2, timm reader).
 
 The cache tests point huggingface_hub at a temporary cache folder laid out the way it lays out its own
@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from conftest import run_wsep
-from wsep_cli.errors import UnreadableError, UsageError
+from wsep_cli.errors import UsageError
 
 timm = pytest.importorskip("timm")
 torch = pytest.importorskip("torch")
@@ -74,16 +74,17 @@ def test_pretrained_weights_come_from_the_cache(empty_cache: Path) -> None:
         assert r.format == "timm" and r.metadata()["weights"] == "pretrained"
 
 
-def test_no_cache_and_no_network_is_a_clean_exit_4(empty_cache: Path) -> None:
-    with pytest.raises(UnreadableError) as info:
+def test_no_cache_and_no_network_is_a_clean_exit_2(empty_cache: Path) -> None:
+    with pytest.raises(UsageError) as info:  # the documented code for a source that cannot be had
         TimmReader.from_spec(ARCH)
+    assert info.value.exit_code == 2
     msg = str(info.value)
     assert "could not be downloaded" in msg and "--random-init" in msg and "\n" not in msg
 
 
-def test_user_offline_mode_is_a_clean_exit_4(empty_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_user_offline_mode_is_a_clean_exit_2(empty_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(hub_constants, "HF_HUB_OFFLINE", True)
-    with pytest.raises(UnreadableError, match="HF_HUB_OFFLINE"):
+    with pytest.raises(UsageError, match="HF_HUB_OFFLINE"):
         TimmReader.from_spec(ARCH)
 
 
@@ -122,7 +123,7 @@ def test_tuple_classifier_gives_every_head_primary_first() -> None:
 
 
 def test_cli_cache_offline_and_unknown_in_one_call(tmp_path: Path) -> None:
-    # One process, three specs: cached weights (ok), no cache while offline (4), a typo (2).
+    # One process, three specs: cached weights (ok), no cache while offline (2, like a missing path), a typo (2).
     saved = _fill_cache(tmp_path / "hub", ARCH)
     env = {"HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(tmp_path / "hub"), "TORCH_HOME": str(tmp_path / "t")}
     proc = run_wsep("score", "--json", f"timm:{ARCH}", "timm:test_convnext", "timm:resnt18", env=env)
@@ -131,9 +132,9 @@ def test_cli_cache_offline_and_unknown_in_one_call(tmp_path: Path) -> None:
     (head,) = cached["heads"]
     assert (head["layer"], head["located_by"], head["num_classes"]) == ("head.weight", "metadata", 1000)
     assert head["epsilon"] == pytest.approx(_epsilon(saved["head.weight"]), rel=1e-9)
-    assert offline["exit_code"] == 4 and "could not be downloaded" in offline["error"]
+    assert offline["exit_code"] == 2 and "could not be downloaded" in offline["error"]
     assert unknown["exit_code"] == 2 and "resnet18" in unknown["error"]
-    assert proc.returncode == 4
+    assert proc.returncode == 2
     errors = proc.stderr.strip().splitlines()
     assert len(errors) == 2 and "Traceback" not in proc.stderr
 

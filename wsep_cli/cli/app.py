@@ -15,7 +15,7 @@ from typing import Any, Callable, Sequence
 
 import typer
 
-from wsep_cli.cli import _fast_typer, startup
+from wsep_cli.cli import _fast_typer, _help_format, startup
 from wsep_cli.cli.options import EXIT_CODES_HELP
 from wsep_cli.errors import ExitCode, WsepError
 
@@ -32,6 +32,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 _fast_typer.install()  # plain str/int/float/Path options without pydantic (~0.2 s of start-up)
+_help_format.install()  # `wsep score [OPTIONS] PATH...`, not `{PATH...}... <list[str]>`
 
 _state = {"debug": False}
 

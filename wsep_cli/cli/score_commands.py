@@ -195,8 +195,9 @@ def compare(
         emit(out_fmt.to_formatter()(result), output)
     except WsepError as e:
         raise fail(e)
-    for line in result.warnings:
-        note(line)
+    if output is not None or out_fmt is not CompareFormat.TABLE:  # the table shows its warnings itself
+        for line in result.warnings:
+            note(line)
     raise typer.Exit(1 if fail_on_regression and result.regressions else 0)
 
 

@@ -79,10 +79,11 @@ class HeadComparison:
             notes.append(f"the heads have different names ({self.layer_a!r} vs {self.layer_b!r})")
         if not notes:
             return None
-        guessed = [f"{side} ({how})" for side, how in (("A", self.located_a), ("B", self.located_b))
+        guessed = [f"{side} (by {how})" for side, how in (("A", self.located_a), ("B", self.located_b))
                    if how not in (None, "option")]
-        hint = (f"; {' and '.join(guessed)} found its head without --layer: pass --layer NAME to compare the same layer"
-                if guessed else "")
+        verb = "was" if len(guessed) == 1 else "were"
+        hint = (f"; the head of {' and '.join(guessed)} {verb} found without --layer: pass --layer NAME to "
+                "compare the same layer" if guessed else "")
         return f"{self.title}: " + "; ".join(notes) + hint
 
     @property

@@ -46,8 +46,8 @@ class TimmReader(Reader):
         """Create ``arch`` with timm's pretrained weights, or seeded random ones.
 
         Raises:
-            UsageError: ``arch`` is not a timm model, or has no pretrained weights (exit 2).
-            UnreadableError: the weights are not cached and cannot be downloaded (exit 4).
+            UsageError: ``arch`` is not a timm model, has no pretrained weights, or its weights are
+                neither cached nor downloadable (exit 2, like a missing path).
         """
         arch = arch.strip()
         timm = _import_timm()
@@ -95,10 +95,11 @@ class TimmReader(Reader):
 
 
 def _import_timm() -> Any:
-    try:
-        import timm
-    except ImportError as e:  # pragma: no cover - timm is a dependency
-        raise UsageError("timm:ARCH needs timm; install it with `pip install timm`") from e
+    from wsep_cli.extras import require
+
+    require("train", "timm:ARCH", ("torch", "timm"))
+    import timm
+
     return timm
 
 
@@ -153,7 +154,7 @@ def _pretrained_model(timm: Any, arch: str) -> Any:
         cache_miss: Exception = e
     if _user_offline() or not _reachable(*_PROBE_HOST):
         why = "offline mode is set (HF_HUB_OFFLINE)" if _user_offline() else f"{_PROBE_HOST[0]} is not reachable"
-        raise UnreadableError(
+        raise UsageError(  # like a missing path (docs: exit 2): nothing here is unreadable
             f"timm:{arch}: pretrained weights could not be downloaded ({why}) and are not in the local "
             "cache; download them once on a connected machine, score a local checkpoint file instead, "
             "or pass --random-init"
@@ -162,7 +163,7 @@ def _pretrained_model(timm: Any, arch: str) -> Any:
         with _socket_timeout():
             return timm.create_model(arch, pretrained=True).eval()
     except Exception as e:  # noqa: BLE001
-        raise UnreadableError(
+        raise UsageError(
             f"timm:{arch}: pretrained weights could not be downloaded ({type(e).__name__}: "
             f"{str(e).splitlines()[0] if str(e) else 'no detail'}); score a local checkpoint file "
             "instead or pass --random-init"
