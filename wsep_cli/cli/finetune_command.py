@@ -27,8 +27,8 @@ def _opt(flag: str, metavar: str, help_text: str):  # noqa: ANN202 - a typer Opt
 @command(preload=("wsep_cli.finetune.options",), epilog=FINETUNE_EPILOG)
 def finetune(
     model: Optional[str] = _opt("--model", "NAME", "resnet20/32/44/56/110, densenet40, vgg16, nin, lenet or timm:NAME. [default: resnet32]"),
-    data: Optional[str] = _opt("--data", "DATA", "digits, cifar10, cifar100, mnist, fashion-mnist, imagefolder:PATH or synthetic[:N]. [default: digits]"),
-    data_dir: Optional[Path] = _opt("--data-dir", "DIR", "Where torchvision datasets live (downloaded there when online). [default: ~/.cache/wsep/data]"),
+    data: Optional[str] = _opt("--data", "DATA", "digits, cifar10, cifar100, mnist, fashion-mnist, cifar10-jpeg:PATH (packed JPEG copy, lossy), imagefolder:PATH or synthetic[:N]. [default: digits]"),
+    data_dir: Optional[Path] = _opt("--data-dir", "DIR", "Where datasets live: official files (downloaded there when online) or the packed CIFAR-10 JPEG .npz files. [default: ~/.cache/wsep/data]"),
     output: Optional[Path] = typer.Option(None, "--output", "-o", metavar="DIR", help="Output folder for the run."),
     resume: Optional[Path] = _opt("--resume", "DIR", "Continue the run in this folder with its saved settings (--epochs may be raised)."),
     init: Optional[str] = _opt("--init", "CKPT", "Start from these weights (any format wsep reads)."),

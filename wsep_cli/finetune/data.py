@@ -1,11 +1,14 @@
 """Datasets for ``wsep finetune --data``: where they come from and how they are normalised.
 
-Tensor datasets (``digits``, ``cifar10``, ``cifar100``, ``mnist``, ``fashion-mnist``, ``synthetic``)
-are loaded whole as uint8/float tensors (the trainer moves them to the GPU once and augments them
+Tensor datasets (``digits``, ``cifar10``, ``cifar100``, ``mnist``, ``fashion-mnist``, ``synthetic``,
+``cifar10-jpeg:PATH``) are loaded whole as uint8/float tensors (the trainer moves them to the GPU once and augments them
 there in batches); ``imagefolder:PATH`` stays on disk and goes through a DataLoader.
 
-Missing data: downloaded when the machine is online; otherwise a one-line UsageError (exit 2) says
-which files to place where. ``WSEP_OFFLINE=1`` skips the network probe.
+Where CIFAR-10 comes from, in order: the official ``cifar-10-batches-py/`` in ``--data-dir``; the packed
+JPEG copy (:mod:`wsep_cli.finetune.packed`) found by name in ``--data-dir``; a download when the machine
+is online. Otherwise a one-line UsageError (exit 2) says which files to place where. ``WSEP_OFFLINE=1``
+skips the network probe. :attr:`DataBundle.form` (in ``config.json``) records which form was used, so
+that results on the lossy JPEG copy are never mistaken for the lossless benchmark.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, Union
 
 from wsep_cli.errors import UsageError
+from wsep_cli.finetune.packed import FORM as PACKED_FORM
+from wsep_cli.finetune.packed import find_packed, load_packed_split, resolve_packed
 from wsep_cli.finetune.sources import digits, idx_dataset, online, synthetic
 
 if TYPE_CHECKING:
@@ -27,6 +32,7 @@ if TYPE_CHECKING:
 __all__ = ["DataSource", "TensorSplit", "FolderSplit", "DataBundle", "parse_data", "load_data", "NORMALIZATION"]
 
 TENSOR_KINDS = ("digits", "cifar10", "cifar100", "mnist", "fashion-mnist", "synthetic")
+LOSSLESS = "official (lossless)"
 
 # (mean, std, crop padding as a fraction of the image side, horizontal flip) per dataset:
 # CIFAR's standard 4 px at 32, MNIST's 2 px at 28.
@@ -36,6 +42,7 @@ NORMALIZATION: dict[str, tuple[tuple[float, ...], tuple[float, ...], float, bool
     "mnist": ((0.1307,), (0.3081,), 2 / 28, False),
     "fashion-mnist": ((0.2860,), (0.3530,), 2 / 28, True),
     "digits": ((0.3053,), (0.3760,), 2 / 28, False),
+    "cifar10-jpeg": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616), 4 / 32, True),  # the official constants
     "synthetic": ((0.5, 0.5, 0.5), (0.25, 0.25, 0.25), 4 / 32, True),
     "imagefolder": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225), 4 / 32, True),  # ImageNet statistics
 }
@@ -92,10 +99,13 @@ class DataBundle:
     pad: int
     flip: bool
     classes: list[str] = field(default_factory=list)
+    form: str = ""  # which form of the data was read, e.g. LOSSLESS or packed.FORM
+    files: list[str] = field(default_factory=list)  # what was read, where that is one or two files
 
     def describe(self) -> dict[str, Any]:
         return {
-            "data": self.source.kind, "train_size": len(self.train) if self.train is not None else 0,
+            "data": self.source.kind, "form": self.form, "lossless": self.form != PACKED_FORM, "files": self.files,
+            "train_size": len(self.train) if self.train is not None else 0,
             "test_size": len(self.test), "num_classes": self.num_classes, "in_channels": self.in_channels,
             "image_size": self.image_size, "mean": list(self.mean), "std": list(self.std),
             "crop_padding": self.pad, "flip": self.flip,
@@ -114,32 +124,57 @@ def parse_data(spec: str) -> DataSource:
         if rest and size is None:
             raise UsageError(f"--data {spec!r}: use synthetic or synthetic:N with N an integer")
         return DataSource("synthetic", None, size)
+    if kind == "cifar10-jpeg":
+        if not rest:
+            raise UsageError("--data cifar10-jpeg:PATH needs the folder holding the packed .npz files")
+        return DataSource("cifar10-jpeg", Path(rest))
     if kind in TENSOR_KINDS and not rest:
         return DataSource(kind)
-    raise UsageError(f"--data {spec!r} is not one of {', '.join(TENSOR_KINDS)} or imagefolder:PATH")
+    raise UsageError(f"--data {spec!r} is not one of {', '.join(TENSOR_KINDS)}, cifar10-jpeg:PATH or imagefolder:PATH")
 
 
 def default_data_dir() -> Path:
     return Path(os.environ.get("WSEP_DATA_DIR", Path.home() / ".cache" / "wsep" / "data"))
 
 
-def _load_tensor_splits(src: DataSource, cfg: "FinetuneConfig", need_train: bool) -> tuple[Optional[TensorSplit], TensorSplit, list[str]]:
+CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+Loaded = tuple[Optional[TensorSplit], TensorSplit, list[str], str, list[str]]  # train, test, classes, form, files
+
+
+def _load_tensor_splits(src: DataSource, cfg: "FinetuneConfig", need_train: bool) -> Loaded:
     data_dir = Path(cfg.data_dir) if cfg.data_dir else default_data_dir()
+    digits_names = [str(i) for i in range(10)]
     if src.kind == "digits":
         (xtr, ytr), (xte, yte) = digits()
-        return TensorSplit(xtr, ytr), TensorSplit(xte, yte), [str(i) for i in range(10)]
+        return TensorSplit(xtr, ytr), TensorSplit(xte, yte), digits_names, "scikit-learn bundled digits", []
     if src.kind == "synthetic":
         n = src.size or 5000
         (xtr, ytr), (xte, yte) = synthetic(n, max(n // 5, 10), seed=1234)
-        return TensorSplit(xtr, ytr), TensorSplit(xte, yte), [str(i) for i in range(10)]
+        return TensorSplit(xtr, ytr), TensorSplit(xte, yte), digits_names, "generated (synthetic)", []
     if src.kind in ("mnist", "fashion-mnist"):
         test = TensorSplit(*idx_dataset(src.kind, data_dir, train=False))
         train = TensorSplit(*idx_dataset(src.kind, data_dir, train=True)) if need_train else None
-        return train, test, [str(i) for i in range(10)]
+        return train, test, digits_names, LOSSLESS, []
+    if src.kind == "cifar10-jpeg":
+        assert src.path is not None
+        return _packed(resolve_packed(src.path), need_train)
+    if src.kind == "cifar10" and not (data_dir / "cifar-10-batches-py").is_dir():
+        packed = find_packed(data_dir)
+        if packed is not None:
+            return _packed(packed, need_train)
     return _cifar(src.kind, data_dir, need_train)
 
 
-def _cifar(kind: str, data_dir: Path, need_train: bool) -> tuple[Optional[TensorSplit], TensorSplit, list[str]]:
+def _packed(folder: Path, need_train: bool) -> Loaded:
+    xte, yte, fte = load_packed_split(folder, "test")
+    train, files = None, [str(fte)]
+    if need_train:
+        xtr, ytr, ftr = load_packed_split(folder, "train")
+        train, files = TensorSplit(xtr, ytr), [str(ftr), str(fte)]
+    return train, TensorSplit(xte, yte), list(CIFAR10_CLASSES), PACKED_FORM, files
+
+
+def _cifar(kind: str, data_dir: Path, need_train: bool) -> Loaded:
     import numpy as np
     import torch
     from torchvision.datasets import CIFAR10, CIFAR100
@@ -153,9 +188,10 @@ def _cifar(kind: str, data_dir: Path, need_train: bool) -> tuple[Optional[Tensor
             return cls(str(data_dir), train=train, download=False)
         except RuntimeError:
             if not online(url):
+                packed = " (or the packed JPEG .npz files, lossy)" if kind == "cifar10" else ""
                 raise UsageError(
                     f"{kind} is not in {data_dir} and this machine is offline: extract {url} there "
-                    f"(so that {data_dir / folder}/ exists), or pass --data-dir DIR"
+                    f"(so that {data_dir / folder}/ exists){packed}, or pass --data-dir DIR"
                 ) from None
             return cls(str(data_dir), train=train, download=True)
 
@@ -165,7 +201,7 @@ def _cifar(kind: str, data_dir: Path, need_train: bool) -> tuple[Optional[Tensor
 
     test_ds = get(False)
     train = split(get(True)) if need_train else None
-    return train, split(test_ds), list(test_ds.classes)
+    return train, split(test_ds), list(test_ds.classes), LOSSLESS, [str(data_dir / folder)]
 
 
 def _folder_splits(src: DataSource, cfg: "FinetuneConfig", need_train: bool) -> tuple[Optional[FolderSplit], FolderSplit, list[str]]:
@@ -213,10 +249,11 @@ def load_data(cfg: "FinetuneConfig", spec: "ModelSpec", *, need_train: bool = Tr
     test: Split
     if src.kind == "imagefolder":
         train, test, classes = _folder_splits(src, cfg, need_train)
+        form, files = "image folder", [str(src.path)]
         in_ch = 3
         size = cfg.image_size or spec.input_size or 224
     else:
-        train, test, classes = _load_tensor_splits(src, cfg, need_train)
+        train, test, classes, form, files = _load_tensor_splits(src, cfg, need_train)
         in_ch, native = int(test.x.shape[1]), int(test.x.shape[2])
         size = cfg.image_size or spec.input_size or native
         if size != native:
@@ -232,4 +269,4 @@ def load_data(cfg: "FinetuneConfig", spec: "ModelSpec", *, need_train: bool = Tr
         mean, std = mean * in_ch, std * in_ch
     num_classes = cfg.num_classes or len(classes)
     return DataBundle(src, train if need_train else None, test, num_classes, in_ch, size, mean, std,
-                      pad if cfg.augment else 0, flip and cfg.augment, classes)
+                      pad if cfg.augment else 0, flip and cfg.augment, classes, form, files)

@@ -72,6 +72,8 @@ def check_paths(cfg: FinetuneConfig) -> None:
     """
     if cfg.init and not cfg.init.startswith(("timm:", "hf:")) and not Path(cfg.init).exists():
         raise UsageError(f"--init {cfg.init}: no such file or directory")
+    if cfg.data.startswith("cifar10-jpeg:") and not Path(cfg.data[len("cifar10-jpeg:"):]).exists():
+        raise UsageError(f"--data {cfg.data}: no such folder or file")
     if cfg.data.startswith("imagefolder:"):
         folder = Path(cfg.data[len("imagefolder:"):])
         if not folder.is_dir():

@@ -170,6 +170,8 @@ class _Run:
                 self.rep.message(self.init_report.summary())
             self.rep.message(f"classifier {self.head.key} {tuple(self.head.weight.shape)} "
                              f"({self.head.located_by}: {self.head.reason}); device {self.rt.device}, {self.rt.precision}")
+            if self.data.form and self.data.form != "official (lossless)" and self.data.source.kind.startswith("cifar10"):
+                self.rep.message(f"data: {self.data.form}, from {', '.join(self.data.files)}")
         if self.cfg.eval_only:
             return self._eval_only()
         stop = io.StopSignal().install()
@@ -280,7 +282,7 @@ class _Run:
 
         meta = {"format": "pt", "model": self.cfg.model, "num_classes": str(self.data.num_classes),
                 "classifier": self.head.key, "lambda": repr(self.cfg.lam), "wsep_version": __version__,
-                "epoch": str(self.epoch), "data": self.cfg.data}
+                "epoch": str(self.epoch), "data": self.cfg.data, "data_form": self.data.form}
         if self.spec.timm_arch:
             meta["arch"] = self.spec.timm_arch
         return meta
