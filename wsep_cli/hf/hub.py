@@ -107,8 +107,11 @@ class HubRepo:
         self.commit = path.parent.name
         return path
 
-    def file(self, name: str) -> Path | None:
+    def file(self, name: str, *, optional: bool = False) -> Path | None:
         """A small file of the repo, from the cache or downloaded into it; None when the repo lacks it.
+
+        ``optional``: offline, a file the cache knows nothing of counts as absent (an index that a user's
+        earlier download of ``model.safetensors`` never asked for) instead of an error.
 
         Before the commit is pinned, an online run asks the Hub where the branch points (a HEAD request);
         after it, or offline, the cache answers alone.
@@ -117,7 +120,7 @@ class HubRepo:
             cached = _hub.try_to_load_from_cache(self.spec.repo, name, cache_dir=self._cache_dir, revision=self._revision())
             if isinstance(cached, str):
                 return Path(cached)
-            if cached is _fd._CACHED_NO_EXIST:
+            if cached is _fd._CACHED_NO_EXIST or (optional and self.offline()):
                 return None
         with hub_errors(self.label):
             try:

@@ -150,7 +150,7 @@ def open_hub_repo(spec: HubSpec, *, spec_text: str) -> HFModelReader:
     """
     repo = HubRepo(spec, label=spec_text)
     config = read_config(repo.resolve())
-    index = repo.file(_INDEX)
+    index = repo.file(_INDEX, optional=True)
     if index is not None:
         weights = RemoteSafetensorsReader(path=Path(spec_text), repo=repo, weight_map=_weight_map(repo, index))
     elif repo.cached_file(_SINGLE) is not None or _exists(repo, _SINGLE):
