@@ -26,7 +26,7 @@ from wsep_cli.inputs import SOURCE_PREFIXES, expand_inputs
 from wsep_cli.locate import Head, candidate_matrices, load_head_matrix, locate
 from wsep_cli.metrics import MetricsDetail, compute_metrics_detail
 from wsep_cli.readers.guard import GuardedReader, open_guarded
-from wsep_cli.results import FileResult, HeadResult, Metrics
+from wsep_cli.results import LOCAL_SOURCE, FileResult, HeadResult, Metrics, SourceInfo
 
 if TYPE_CHECKING:
     from wsep_cli.gate.baseline import Baseline
@@ -64,6 +64,7 @@ class ScoreOptions:
     random_init: bool = False
     device: str = "cpu"  # "cpu" (numpy) or "cuda"/"cuda:N": where the metrics run (torch only then)
     top_pairs: int = 0  # also list the K most similar class pairs of each head
+    revision: str | None = None  # --revision: the Hub revision of hf: specs that name none
 
 
 @dataclass
@@ -98,9 +99,30 @@ def open_heads(spec: str, opts: ScoreOptions = ScoreOptions()) -> Iterator[OpenH
     """
     if opts.random_init and not spec.startswith("timm:"):
         raise UsageError(f"--random-init applies to timm:NAME sources only, not to the file {spec}")
-    with open_guarded(spec, random_init=opts.random_init) as reader:
+    with open_guarded(spec, random_init=opts.random_init, revision=opts.revision) as reader:
         heads = locate(reader, layer=opts.layer, arch=opts.arch)
         yield OpenHeads(spec, reader, tuple(heads))
+
+
+def class_names(opened: OpenHeads, opts: ScoreOptions) -> tuple[str, ...] | None:
+    """``--labels``/``--class-names`` when given, else the checkpoint's own (Hugging Face ``id2label``)."""
+    return opts.labels if opts.labels is not None else opened.reader.class_names()
+
+
+def source_of(spec: str, reader: GuardedReader | None) -> SourceInfo:
+    """Where ``spec`` came from: the reader's answer, else what the spec itself says."""
+    found = reader.source_info() if reader is not None else None
+    if found is not None:
+        return found
+    if spec.startswith("hf:"):
+        from wsep_cli.hf.spec import parse_hf_spec
+
+        try:
+            hub = parse_hf_spec(spec)
+        except WsepError:
+            return SourceInfo(kind="hub")
+        return SourceInfo(kind="hub", repo=hub.repo, revision=hub.revision or "main")
+    return LOCAL_SOURCE
 
 
 def check_finite(metrics: Metrics, layer: str) -> None:
@@ -150,7 +172,8 @@ def measure_head(opened: OpenHeads, head: Head, opts: ScoreOptions = ScoreOption
         NonFiniteError: NaN/Inf weights, or weights whose float64 metrics overflow (exit 4).
     """
     v = opened.matrix(head)
-    names = list(opts.labels) if opts.labels and len(opts.labels) == v.shape[0] else None
+    labels = class_names(opened, opts)
+    names = list(labels) if labels and len(labels) == v.shape[0] else None
     with np.errstate(all="ignore"):  # finite but huge float64 weights overflow; refused just below
         detail = compute_metrics_detail(v, layer=head.layer, names=names, device=opts.device, top_pairs=opts.top_pairs)
     check_finite(detail.metrics, head.layer)
@@ -175,14 +198,17 @@ def score_head(opened: OpenHeads, head: Head, opts: ScoreOptions = ScoreOptions(
 def score_file(spec: str, opts: ScoreOptions = ScoreOptions()) -> FileResult:
     """Score one checkpoint. Never raises a :class:`WsepError`; it becomes an error result."""
     fmt: str | None = None
+    reader: GuardedReader | None = None
     try:
         with open_heads(spec, opts) as opened:
-            fmt = opened.format
+            fmt, reader = opened.format, opened.reader
             heads = tuple(score_head(opened, h, opts) for h in opened.heads)
     except WsepError as e:
         message = str(e) if str(e).startswith(spec) else f"{spec}: {e}"  # every error line names its file
-        return FileResult(path=spec, format=fmt, status="error", exit_code=int(e.exit_code), error=message)
-    return FileResult(path=spec, format=fmt, status="ok", exit_code=int(ExitCode.OK), heads=heads)
+        return FileResult(path=spec, format=fmt, status="error", exit_code=int(e.exit_code), error=message,
+                          source=source_of(spec, reader))
+    return FileResult(path=spec, format=fmt, status="ok", exit_code=int(ExitCode.OK), heads=heads,
+                      source=source_of(spec, reader))
 
 
 @dataclass(frozen=True)
@@ -212,7 +238,7 @@ def list_layers(spec: str, opts: ScoreOptions = ScoreOptions()) -> LayerListing:
     Raises:
         WsepError: the file cannot be read (a missing classifier is reported in the listing instead).
     """
-    with open_guarded(spec, random_init=opts.random_init) as reader:
+    with open_guarded(spec, random_init=opts.random_init, revision=opts.revision) as reader:
         tensors = reader.tensors()
         error = None
         try:

@@ -239,7 +239,7 @@ def plot_checkpoint(
         NoClassifierError, UnreadableError, NonFiniteError: as ``wsep score`` (exit 3 / 4).
     """
     from wsep_cli.extras import require
-    from wsep_cli.pipeline import measure_head, open_heads
+    from wsep_cli.pipeline import class_names, measure_head, open_heads
 
     require("plot", "wsep plot")
     figure_format(out)
@@ -254,7 +254,8 @@ def plot_checkpoint(
         note("sampling the class cosines")
         data = plot_data(measured.matrix, measured.detail)
         others = tuple(h.layer for h in opened.heads[1:])
-    names = list(opts.labels) if opts.labels is not None and len(opts.labels) == data.n else None
+        labels = class_names(opened, opts)
+    names = list(labels) if labels is not None and len(labels) == data.n else None
     note(f"drawing {out}")
     try:
         render_figure(data, out, file=Path(spec).name, layer=head.layer, names=names)

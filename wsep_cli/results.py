@@ -17,6 +17,7 @@ __all__ = [
     "Metrics",
     "HeadResult",
     "FileResult",
+    "SourceInfo",
     "SCHEMA_VERSION",
 ]
 
@@ -158,6 +159,27 @@ class HeadResult:
 
 
 @dataclass(frozen=True)
+class SourceInfo:
+    """Where a checkpoint came from: a local path, or a Hugging Face Hub repo at a revision.
+
+    ``commit`` is the commit the revision resolved to; ``bytes_downloaded`` counts the bytes this run
+    fetched from the Hub (0 when everything came from the cache; None for local files).
+    """
+
+    kind: str  # "local" | "hub"
+    repo: str | None = None
+    revision: str | None = None
+    commit: str | None = None
+    bytes_downloaded: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+LOCAL_SOURCE = SourceInfo(kind="local")
+
+
+@dataclass(frozen=True)
 class FileResult:
     """The outcome for one path: ``status`` "ok" with heads, or "error" with a one-line message."""
 
@@ -167,10 +189,12 @@ class FileResult:
     exit_code: int
     error: str | None = None
     heads: tuple[HeadResult, ...] = field(default_factory=tuple)
+    source: SourceInfo = LOCAL_SOURCE
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "path": self.path,
+            "source": self.source.to_dict(),
             "format": self.format,
             "status": self.status,
             "error": self.error,

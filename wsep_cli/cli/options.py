@@ -10,7 +10,7 @@ from typing import Annotated, List, Optional
 import typer
 
 __all__ = [
-    "Source", "Sources", "Layer", "Arch", "Labels", "ClassNames", "RandomInit", "Device", "ReportOutput",
+    "Source", "Sources", "Layer", "Arch", "Labels", "ClassNames", "RandomInit", "Revision", "Device", "ReportOutput",
     "EXIT_CODES_HELP", "SCORE_EXIT_CODES", "READ_EXIT_CODES",
 ]
 
@@ -49,6 +49,13 @@ ClassNames = Annotated[
 RandomInit = Annotated[
     bool,
     typer.Option("--random-init", help="With timm:NAME, a freshly initialised model instead of its weights."),
+]
+Revision = Annotated[
+    Optional[str],
+    typer.Option(
+        "--revision", metavar="REV",
+        help="With hf:ORG/NAME, the branch, tag or commit to read (default main; hf:ORG/NAME@REV also works).",
+    ),
 ]
 Device = Annotated[
     str,

@@ -10,7 +10,7 @@ import typer
 
 from wsep_cli.cli.app import command
 from wsep_cli.cli.options import (
-    READ_EXIT_CODES, SCORE_EXIT_CODES, Arch, ClassNames, Device, Labels, Layer, RandomInit, ReportOutput,
+    READ_EXIT_CODES, SCORE_EXIT_CODES, Arch, ClassNames, Device, Labels, Layer, RandomInit, ReportOutput, Revision,
     Source, Sources,
 )
 from wsep_cli.cli.output import Spinner, emit, error_line, fail, note, write_file
@@ -31,12 +31,13 @@ def _one(spec: str) -> str:
 
 
 def _options(layer: Optional[str], arch: Optional[str], labels: Optional[Path], class_names: Optional[str],
-             random_init: bool, device: str = "cpu", top_pairs: int = 0) -> "ScoreOptions":  # noqa: F821
+             random_init: bool, device: str = "cpu", top_pairs: int = 0,
+             revision: Optional[str] = None) -> "ScoreOptions":  # noqa: F821
     from wsep_cli.labels import load_labels
     from wsep_cli.pipeline import ScoreOptions
 
     return ScoreOptions(layer=layer, arch=arch, labels=load_labels(labels, class_names), random_init=random_init,
-                        device=device, top_pairs=top_pairs)
+                        device=device, top_pairs=top_pairs, revision=revision)
 
 
 @command(preload=_SCORE, epilog=SCORE_EXIT_CODES)
@@ -52,6 +53,7 @@ def score(
     labels: Labels = None,
     class_names: ClassNames = None,
     random_init: RandomInit = False,
+    revision: Revision = None,
     top_pairs: int = typer.Option(
         0, "--top-pairs", metavar="K", min=0, max=1000, help="Also list the K most similar class pairs per head."
     ),
@@ -95,7 +97,7 @@ def score(
         out_fmt = OutputFormat.resolve(json_flag=json_out, name=fmt)
         request = ScoreRequest(
             paths=tuple(paths),
-            options=_options(layer, arch, labels, class_names, random_init, device, top_pairs),
+            options=_options(layer, arch, labels, class_names, random_init, device, top_pairs, revision),
             gate=GateRequest(max_epsilon=max_epsilon, max_epsilon_normalized=max_epsilon_normalized,
                              max_abs_cos=max_abs_cos, baseline=baseline, tolerance=tolerance, allow_new=allow_new,
                              exit_zero=exit_zero, config=config),
@@ -153,6 +155,7 @@ def layers(
     layer: Layer = None,
     arch: Arch = None,
     random_init: RandomInit = False,
+    revision: Revision = None,
     json_out: bool = typer.Option(False, "--json", help="Print the listing as JSON."),
 ) -> None:
     """List candidate classifier matrices, mark the chosen one(s) and say why."""
@@ -160,7 +163,8 @@ def layers(
     from wsep_cli.report.layers_view import render_layers_json, render_layers_text
 
     try:
-        listing = list_layers(_one(path), ScoreOptions(layer=layer, arch=arch, random_init=random_init))
+        listing = list_layers(_one(path), ScoreOptions(layer=layer, arch=arch, random_init=random_init,
+                                                            revision=revision))
     except WsepError as e:
         raise fail(e)
     emit(render_layers_json(listing) if json_out else render_layers_text(listing), None)
@@ -176,6 +180,7 @@ def compare(
     b: str = typer.Argument(..., metavar="B", help="Candidate: a checkpoint or a `wsep score --json` report."),
     layer: Layer = None,
     arch: Arch = None,
+    revision: Revision = None,
     fmt: str = typer.Option("table", "--format", "-f", metavar="FORMAT", help="table, json or markdown."),
     output: ReportOutput = None,
     tolerance: float = typer.Option(
@@ -191,7 +196,7 @@ def compare(
 
     try:
         out_fmt = CompareFormat.resolve(fmt)
-        result = compare_specs(a, b, ScoreOptions(layer=layer, arch=arch), tolerance=tolerance)
+        result = compare_specs(a, b, ScoreOptions(layer=layer, arch=arch, revision=revision), tolerance=tolerance)
         emit(out_fmt.to_formatter()(result), output)
     except WsepError as e:
         raise fail(e)
@@ -210,13 +215,14 @@ def plot(
     labels: Labels = None,
     class_names: ClassNames = None,
     random_init: RandomInit = False,
+    revision: Revision = None,
     device: Device = "cpu",
 ) -> None:
     """Draw the classifier's cosine heatmap, cosine histogram, row norms and singular values in one figure."""
     from wsep_cli.plots import plot_checkpoint
 
     try:
-        opts = _options(layer, arch, labels, class_names, random_init, device)
+        opts = _options(layer, arch, labels, class_names, random_init, device, revision=revision)
         with Spinner() as spin:
             done = plot_checkpoint(_one(path), output, opts, stage=spin)
     except WsepError as e:

@@ -14,6 +14,8 @@ from typing import ClassVar
 
 import numpy as np
 
+from wsep_cli.results import SourceInfo
+
 __all__ = ["TensorInfo", "HeadHint", "Reader", "shape_numel", "bf16_to_float32"]
 
 
@@ -84,6 +86,14 @@ class Reader(ABC):
     def metadata(self) -> dict[str, str]:
         """Free-form string metadata (safetensors header metadata, training-checkpoint keys)."""
         return {}
+
+    def class_names(self) -> tuple[str, ...] | None:
+        """Class names the checkpoint itself carries (a Hugging Face ``id2label``), or None."""
+        return None
+
+    def source_info(self) -> SourceInfo | None:
+        """Where the checkpoint came from when it is not a plain local path (a Hub repo), or None."""
+        return None
 
     def close(self) -> None:
         self._closed = True

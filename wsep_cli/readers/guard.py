@@ -21,6 +21,7 @@ import numpy as np
 
 from wsep_cli.errors import UnreadableError
 from wsep_cli.readers.base import HeadHint, Reader, TensorInfo
+from wsep_cli.results import SourceInfo
 
 __all__ = ["MALFORMED_ERRORS", "GuardedReader", "malformed", "guarded", "open_guarded"]
 
@@ -76,23 +77,40 @@ class GuardedReader(Reader):
     def metadata(self) -> dict[str, str]:
         return guarded(self.spec, self.inner.metadata)
 
+    def class_names(self) -> tuple[str, ...] | None:
+        return guarded(self.spec, self.inner.class_names)
+
+    def source_info(self) -> SourceInfo | None:
+        return self.inner.source_info()
+
     def close(self) -> None:
         self.inner.close()
         super().close()
 
 
 @contextmanager
-def open_guarded(spec: str | Path, *, random_init: bool = False) -> Iterator[GuardedReader]:
+def open_guarded(
+    spec: str | Path, *, random_init: bool = False, revision: str | None = None
+) -> Iterator[GuardedReader]:
     """Open ``spec`` with the reader its content calls for, every call behind the net.
 
+    Hugging Face sources (``hf:ORG/NAME``, ``timm:NAME`` read from the Hub, a ``save_pretrained``
+    folder) open through :func:`wsep_cli.hf.open_hf_source` (``revision``: ``--revision`` for ``hf:``
+    specs); everything else by its content.
+
     Raises:
-        UsageError: the path does not exist.
-        UnreadableError: unknown format, malformed content (exit 4).
+        UsageError: the path does not exist; a Hub repo that is missing or gated (exit 2).
+        UnreadableError: unknown format, malformed content, a Hub source not cached while offline (exit 4).
         UnsafeError: the file asks for code execution or escapes its folder (exit 4).
     """
+    from wsep_cli.hf import open_hf_source
     from wsep_cli.readers.sniff import open_reader
 
     text = str(spec)
-    reader = guarded(text, lambda: open_reader(text, random_init=random_init))
+    reader = guarded(
+        text,
+        lambda: open_hf_source(text, random_init=random_init, revision=revision)
+        or open_reader(text, random_init=random_init),
+    )
     with GuardedReader(reader, text) as g:
         yield g

@@ -18,7 +18,7 @@ import numpy as np
 from wsep_cli.errors import UnreadableError
 from wsep_cli.readers.base import Reader, TensorInfo, bf16_to_float32
 
-__all__ = ["SafetensorsReader", "parse_header", "MAX_HEADER_BYTES"]
+__all__ = ["SafetensorsReader", "parse_header", "parse_header_bytes", "check_header_length", "decode_tensor", "MAX_HEADER_BYTES"]
 
 MAX_HEADER_BYTES = 100 * 1024 * 1024  # the limit the safetensors library itself enforces
 
@@ -62,18 +62,35 @@ def parse_header(path: Path) -> tuple[dict[str, _Entry], dict[str, str], int]:
         head = fh.read(8)
         if len(head) < 8:
             raise UnreadableError(f"{path}: too short to be a safetensors file ({size} bytes)")
-        (hlen,) = struct.unpack("<Q", head)
-        if hlen > MAX_HEADER_BYTES and hlen + 8 <= size:
-            raise UnreadableError(
-                f"{path}: safetensors header claims {hlen} bytes, over the {MAX_HEADER_BYTES}-byte "
-                "limit; refusing to read it (the file is corrupt or hostile)"
-            )
-        if hlen + 8 > size:
-            raise UnreadableError(
-                f"{path}: safetensors header claims {hlen} bytes but the file has {size}; "
-                "the file is truncated or not safetensors"
-            )
+        hlen = check_header_length(path, head, size)
         raw = fh.read(hlen)
+    return parse_header_bytes(path, raw, size)
+
+
+def check_header_length(where: object, first8: bytes, size: int) -> int:
+    """The header length the first 8 bytes claim, checked against the limit and the file size."""
+    (hlen,) = struct.unpack("<Q", first8)
+    if hlen > MAX_HEADER_BYTES and hlen + 8 <= size:
+        raise UnreadableError(
+            f"{where}: safetensors header claims {hlen} bytes, over the {MAX_HEADER_BYTES}-byte "
+            "limit; refusing to read it (the file is corrupt or hostile)"
+        )
+    if hlen + 8 > size:
+        raise UnreadableError(
+            f"{where}: safetensors header claims {hlen} bytes but the file has {size}; "
+            "the file is truncated or not safetensors"
+        )
+    return int(hlen)
+
+
+def parse_header_bytes(where: object, raw: bytes, size: int) -> tuple[dict[str, _Entry], dict[str, str], int]:
+    """Validate the JSON header ``raw`` of a ``size``-byte safetensors file (local or remote).
+
+    Returns:
+        (entries by name, ``__metadata__``, byte offset where the data section starts)
+    """
+    path = where
+    hlen = len(raw)
     try:
         header = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as e:  # ValueError: huge int literals
@@ -93,7 +110,7 @@ def parse_header(path: Path) -> tuple[dict[str, _Entry], dict[str, str], int]:
     return entries, metadata, data_start
 
 
-def _check_no_overlap(path: Path, entries: dict[str, _Entry]) -> None:
+def _check_no_overlap(path: object, entries: dict[str, _Entry]) -> None:
     """Refuse byte ranges shared by two tensors (empty tensors may sit anywhere)."""
     prev_end, prev_name = 0, ""
     for e in sorted((e for e in entries.values() if e.end > e.start), key=lambda e: e.start):
@@ -105,7 +122,7 @@ def _check_no_overlap(path: Path, entries: dict[str, _Entry]) -> None:
         prev_end, prev_name = e.end, e.info.name
 
 
-def _parse_entry(path: Path, name: str, spec: object, data_len: int) -> _Entry:
+def _parse_entry(path: object, name: str, spec: object, data_len: int) -> _Entry:
     if not isinstance(spec, dict):
         raise UnreadableError(f"{path}: safetensors entry {name!r} is not an object")
     dtype, shape, offsets = spec.get("dtype"), spec.get("shape"), spec.get("data_offsets")
@@ -137,6 +154,12 @@ def _parse_entry(path: Path, name: str, spec: object, data_len: int) -> _Entry:
     return _Entry(info=info, raw_dtype=dtype, start=start, end=end)
 
 
+def decode_tensor(entry: _Entry, buf: bytes | np.ndarray) -> np.ndarray:
+    """A tensor's values from its raw bytes (``bfloat16`` upcast exactly to ``float32``)."""
+    arr = np.frombuffer(buf, dtype=_DTYPES[entry.raw_dtype][0]).reshape(entry.info.shape)
+    return bf16_to_float32(arr) if entry.raw_dtype == "BF16" else arr
+
+
 @dataclass
 class SafetensorsReader(Reader):
     """One ``.safetensors`` file."""
@@ -162,13 +185,9 @@ class SafetensorsReader(Reader):
             entry = self._entries[name]
         except KeyError:
             raise UnreadableError(f"{self.path}: no tensor named {name!r}") from None
-        np_dtype = _DTYPES[entry.raw_dtype][0]
         with self.path.open("rb") as fh:
             fh.seek(self._data_start + entry.start)
             buf = fh.read(entry.end - entry.start)
         if len(buf) != entry.end - entry.start:
             raise UnreadableError(f"{self.path}: tensor {name!r} is truncated")
-        arr = np.frombuffer(buf, dtype=np_dtype).reshape(entry.info.shape)
-        if entry.raw_dtype == "BF16":
-            arr = bf16_to_float32(arr)
-        return arr
+        return decode_tensor(entry, buf)
