@@ -81,7 +81,10 @@ def finetune(
     except WsepError as e:
         raise fail(e)
     except KeyboardInterrupt:
-        typer.echo(f"wsep: interrupted; the last completed epoch's checkpoint is intact: wsep finetune --resume {output or resume}", err=True)
+        folder = output or resume
+        saved = folder is not None and (Path(folder) / "checkpoint.pt").is_file()
+        what = "the last checkpoint is intact" if saved else "no checkpoint had been saved yet"
+        typer.echo(f"wsep: interrupted; {what}: wsep finetune --resume {folder}", err=True)
         raise typer.Exit(130)
     if summary.rank != 0:  # torchrun: rank 0 speaks for all
         raise typer.Exit(130 if summary.interrupted else 0)

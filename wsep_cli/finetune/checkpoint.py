@@ -8,6 +8,7 @@ holds only tensors, numbers, strings, lists and dicts (RNG states included).
 from __future__ import annotations
 
 import math
+import os
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,8 +84,15 @@ def _tuplify(x: Any) -> Any:
 
 def save_checkpoint(path: Path, *, model: "nn.Module", optimizer: torch.optim.Optimizer, scaler_state: dict[str, Any] | None,
                     schedule: EpochSchedule, cfg: FinetuneConfig, epoch: int, step: int,
-                    partial: dict[str, float] | None) -> None:
-    """``epoch`` epochs are complete, plus ``step`` steps of the next one (0 at an epoch boundary)."""
+                    partial: dict[str, float] | None, metrics: list[dict[str, Any]] | None = None) -> None:
+    """``epoch`` epochs are complete, plus ``step`` steps of the next one (0 at an epoch boundary).
+
+    ``metrics`` are the rows of the completed epochs: the checkpoint is the record ``--resume``
+    rebuilds ``metrics.jsonl`` from (:mod:`wsep_cli.finetune.commit`).
+
+    Raises:
+        OSError: the write failed (the file at ``path`` is then the previous one, untouched).
+    """
     state = {
         "version": CHECKPOINT_VERSION,
         "model": {k: v.detach().clone() for k, v in model.state_dict().items()},
@@ -96,12 +104,47 @@ def save_checkpoint(path: Path, *, model: "nn.Module", optimizer: torch.optim.Op
         "partial": dict(partial or {}),
         "rng": rng_state(),
         "config": cfg.to_dict(),
+        "metrics": [dict(r) for r in (metrics or [])],
     }
-    try:
-        with atomic_path(path) as tmp:
-            torch.save(state, tmp)
-    except OSError as e:
-        raise TrainingError(f"{path}: cannot write the checkpoint ({e.strerror or e}); the previous one is intact") from e
+    with atomic_path(path) as tmp, open(tmp, "wb", buffering=0) as fh:
+        sink = _WholeWrites(fh.fileno())
+        try:
+            torch.save(state, sink)
+        except RuntimeError as e:  # torch's zip writer reports a failed write as "unexpected pos"
+            if sink.error is not None:
+                raise sink.error from e
+            raise
+        if sink.error is not None:
+            raise sink.error
+
+
+class _WholeWrites:
+    """A file for ``torch.save`` that writes everything or keeps the ``OSError`` it met.
+
+    torch's zip writer swallows an exception raised by ``write`` and then fails with
+    ``RuntimeError: unexpected pos``, so a full disk or a file-size limit would lose its cause; this
+    records the first ``OSError`` (ENOSPC, EFBIG, ...) for :func:`save_checkpoint` to raise.
+    """
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self.error: OSError | None = None
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        n = len(view)
+        try:
+            if self.error is not None:
+                raise self.error
+            while view:
+                view = view[os.write(self._fd, view):]
+        except OSError as e:
+            self.error = self.error or e
+            raise
+        return n
+
+    def flush(self) -> None:
+        pass
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
@@ -118,9 +161,14 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
 
 
 def save_model(path: Path, model: "nn.Module", metadata: dict[str, str]) -> None:
-    """The trained weights as safetensors (contiguous copies), with string metadata."""
-    from safetensors.torch import save_file
+    """The trained weights as safetensors (contiguous copies), with string metadata.
+
+    Serialised in memory and written by Python: ``safetensors.torch.save_file`` onto a full disk
+    (``/dev/full``) reports success, whereas a Python write raises ``OSError(ENOSPC)``.
+    """
+    from safetensors.torch import save
 
     tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
+    data = save(tensors, metadata=metadata)
     with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata=metadata)
+        tmp.write_bytes(data)

@@ -15,7 +15,7 @@ from wsep_cli.finetune.atomic import atomic_write_text
 from wsep_cli.finetune.config import FinetuneConfig
 
 __all__ = ["CONFIG", "METRICS", "CHECKPOINT", "MODEL", "CURVES", "write_config", "read_config",
-           "read_metrics", "write_metrics", "append_metrics", "plot_curves", "StopSignal"]
+           "read_metrics", "write_metrics", "plot_curves", "StopSignal"]
 
 CONFIG, METRICS, CHECKPOINT, MODEL, CURVES = "config.json", "metrics.jsonl", "checkpoint.pt", "model.safetensors", "curves.png"
 
@@ -57,15 +57,6 @@ def write_metrics(out: Path, rows: list[dict[str, Any]]) -> None:
     atomic_write_text(out / METRICS, "".join(json.dumps(r) + "\n" for r in rows))
 
 
-def append_metrics(out: Path, row: dict[str, Any]) -> None:
-    try:
-        with open(out / METRICS, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(row) + "\n")
-            fh.flush()
-    except OSError as e:
-        raise TrainingError(f"{out / METRICS}: cannot append ({e.strerror or e})") from e
-
-
 def plot_curves(out: Path, rows: list[dict[str, Any]]) -> None:
     """Accuracy, losses and epsilon against epoch (the paper's Fig. 3) as ``curves.png``."""
     rows = [r for r in rows if "train_loss" in r]
@@ -91,7 +82,7 @@ def plot_curves(out: Path, rows: list[dict[str, Any]]) -> None:
     for ax in axes:
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.05, right=0.99, bottom=0.14, top=0.91, wspace=0.22)  # tight_layout: +0.5 s
     from wsep_cli.finetune.atomic import atomic_path
 
     with atomic_path(out / CURVES) as tmp:

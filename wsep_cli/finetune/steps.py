@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from wsep_cli.errors import TrainingError
+from wsep_cli.finetune import faults
 from wsep_cli.finetune.loss import reconstruction_loss
 from wsep_cli.finetune.runtime import Runtime, all_reduce_sum
 
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     from wsep_cli.finetune.head import ClassifierHead
     from wsep_cli.finetune.progress import Reporter
 
-__all__ = ["LossSettings", "loss_terms", "train_step", "train_epoch", "evaluate", "EpochOutcome"]
+__all__ = ["LossSettings", "loss_terms", "train_step", "train_epoch", "evaluate", "EpochOutcome", "NonFiniteLoss"]
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,15 @@ def train_step(model: "nn.Module", head: "ClassifierHead", optimizer: torch.opti
     return torch.stack([total.detach(), cls.detach(), re.detach().float(), correct])
 
 
+class NonFiniteLoss(TrainingError):
+    """The loss became NaN/Inf at (0-based) ``epoch``, ``step``; the trainer words the advice, since
+    only it knows the precision and what is saved (:func:`wsep_cli.finetune.commit.nonfinite_loss`)."""
+
+    def __init__(self, epoch: int, step: int) -> None:
+        super().__init__(f"the training loss became NaN or Inf at epoch {epoch + 1}, step {step + 1}")
+        self.epoch, self.step = epoch, step
+
+
 @dataclass(frozen=True)
 class EpochOutcome:
     steps_done: int
@@ -89,10 +99,7 @@ def _check(sums: "Tensor", stop: bool, rt: Runtime, epoch: int, step: int) -> bo
                          device=sums.device)
     all_reduce_sum(flags, rt)
     if flags[1].item() > 0:
-        raise TrainingError(
-            f"the training loss became NaN or Inf at epoch {epoch + 1}, step {step + 1}; stopped without "
-            "saving, so the last good checkpoint is intact. Lower --lr or use --precision fp32"
-        )
+        raise NonFiniteLoss(epoch, step)
     return bool(flags[0].item() > 0)
 
 
@@ -115,6 +122,7 @@ def train_epoch(model: "nn.Module", head: "ClassifierHead", optimizer: torch.opt
         sums[:3].add_(out[:3], alpha=b)  # in place, no host-to-device copy, no sync
         sums[3].add_(out[3])
         sums[4].add_(b)
+        faults.instant("step")
         last = step + 1 == batches.steps
         if (step + 1) % check_every == 0 or last:
             stopping = _check(sums, bool(stop.requested), rt, epoch, step)

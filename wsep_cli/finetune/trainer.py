@@ -2,104 +2,70 @@
 
 Stages: setup (runtime, seeds, output folder) -> data -> network (build, --init, locate the
 classifier, DDP/compile) -> resume -> epochs (train, evaluate, epsilon, save) -> finish.
-Every epoch ends with metrics.jsonl + checkpoint.pt + model.safetensors written, so a crash costs at
-most one epoch; SIGINT/SIGTERM stop after the current step and save a mid-epoch checkpoint.
+Every epoch ends with checkpoint.pt, then model.safetensors, then metrics.jsonl written (the order of
+:mod:`wsep_cli.finetune.commit`), so a crash at any instant costs at most one epoch and ``--resume``
+continues to the same result; SIGINT/SIGTERM stop after the current step and save a mid-epoch checkpoint.
 """
 
 from __future__ import annotations
 
 import random
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
 import torch
 
 from wsep_cli.errors import TrainingError
+from wsep_cli.finetune import faults
 from wsep_cli.finetune import outputs as io
+from wsep_cli.finetune.atomic import remove_if_empty
 from wsep_cli.finetune.batches import make_batches
 from wsep_cli.finetune.checkpoint import EpochSchedule, load_checkpoint, save_checkpoint, save_model, set_rng_state
+from wsep_cli.finetune.commit import Saved, nonfinite_loss, rows_from_checkpoint, write_failure
 from wsep_cli.finetune.config import FinetuneConfig
 from wsep_cli.finetune.data import load_data
 from wsep_cli.finetune.head import find_classifier
 from wsep_cli.finetune.models import build_model, model_spec
 from wsep_cli.finetune.progress import NullReporter, Reporter
 from wsep_cli.finetune.runtime import Runtime, all_reduce_sum, setup_runtime, teardown
-from wsep_cli.finetune.steps import LossSettings, evaluate, loss_terms, train_epoch
+from wsep_cli.finetune.steps import LossSettings, NonFiniteLoss, evaluate, loss_terms, train_epoch
+from wsep_cli.finetune.summary import RunSummary, classifier_epsilon
 from wsep_cli.finetune.weights import InitReport, load_init
 
 __all__ = ["RunSummary", "run_finetune", "classifier_epsilon"]
 
 
-@dataclass(frozen=True)
-class RunSummary:
-    output: Path
-    epochs_done: int
-    last: dict[str, Any]
-    interrupted: bool = False
-    signal: str = ""
-    init: Optional[InitReport] = None
-    notes: tuple[str, ...] = field(default=())
-    rank: int = 0  # only rank 0 reports
-    eval_only: bool = False
-    already_done: bool = False  # --resume found the run finished: nothing was trained
-
-    def describe(self) -> str:
-        """The one line ``wsep finetune`` prints when it ends normally."""
-        last = self.last
-        if self.eval_only:
-            return (f"eval: test accuracy {last['test_acc']:.4f}, test loss {last['test_loss']:.4f}, "
-                    f"epsilon {last['epsilon']:.6g} on {last['test_images']} images; wrote {self.output}/metrics.jsonl")
-        epochs = f"{self.epochs_done} epoch" + ("" if self.epochs_done == 1 else "s")
-        if self.already_done:
-            return (f"the run in {self.output} is already finished ({epochs}); nothing to do. "
-                    f"To train longer: wsep finetune --resume {self.output} --epochs N (N > {self.epochs_done})")
-        if not last:
-            return f"done: {epochs}; outputs in {self.output}"
-        return (f"done: {epochs}, test accuracy {last['test_acc']:.4f}, epsilon {last['epsilon']:.6g}; "
-                f"outputs in {self.output}")
-
-
-def classifier_epsilon(weight: torch.Tensor) -> tuple[float, float]:
-    """(epsilon, epsilon_normalized) of the live weight, in float64 (same numbers `wsep score` gives)."""
-    v = weight.detach().flatten(1) if weight.dim() == 4 else weight.detach()
-    try:
-        from wsep_cli.metrics import tensor as tm
-
-        return float(tm.epsilon(v)), float(tm.epsilon_normalized(v))
-    except ImportError:  # the tensor-metrics module is optional for training
-        v = v.to(torch.float64)
-        u = v / v.norm(dim=1, keepdim=True).clamp_min(torch.finfo(torch.float64).tiny)
-
-        def eps(a: torch.Tensor) -> float:
-            g = a @ a.T
-            g.diagonal().sub_(1.0)
-            return float((g * g).sum().item()) / a.shape[0]
-
-        return eps(v), eps(u)
-
-
 def run_finetune(cfg: FinetuneConfig, reporter: Optional[Reporter] = None, *, resume: bool = False,
                  overwrite: bool = False) -> RunSummary:
     """Run ``cfg`` to completion (or interruption). Raises WsepError subclasses for user errors."""
+    faults.reset()
     rt = setup_runtime(cfg.device, cfg.precision)
     rep: Reporter = reporter if reporter is not None and rt.is_main else NullReporter()
+    created: list[Path] = []
     try:
-        summary = _Run(cfg, rt, rep, resume, overwrite).run()
+        summary = _Run(cfg, rt, rep, resume, overwrite, created).run(resume)
         return summary if rt.is_main else RunSummary(summary.output, summary.epochs_done, summary.last, rank=rt.rank)
+    except BaseException:
+        remove_if_empty(created)  # a run that failed before writing anything leaves no empty folder
+        raise
     finally:
         rep.close()
         teardown(rt)
 
 
 class _Run:
-    def __init__(self, cfg: FinetuneConfig, rt: Runtime, rep: Reporter, resume: bool, overwrite: bool) -> None:
-        self.cfg, self.rt, self.rep, self.resume = cfg, rt, rep, resume
+    def __init__(self, cfg: FinetuneConfig, rt: Runtime, rep: Reporter, resume: bool, overwrite: bool,
+                 created: list[Path]) -> None:
+        self.cfg, self.rt, self.rep = cfg, rt, rep
         self.out = Path(cfg.output)
+        # --resume on a folder killed before its first checkpoint starts over with the stored settings
+        self.resume = resume and (self.out / io.CHECKPOINT).is_file()
+        self.rows: list[dict[str, Any]] = []  # metrics of the completed epochs (the checkpoint holds them too)
+        self.saved: Optional[Saved] = None  # where the durable checkpoint stands
         # ---- setup: output folder first, so a bad folder fails before any work ----
         if rt.is_main:
-            io_check(self.out, cfg, resume, overwrite)
+            created.extend(io_check(self.out, cfg, resume, overwrite))
         torch.manual_seed(cfg.seed)
         random.seed(cfg.seed)
         import numpy as np
@@ -111,7 +77,7 @@ class _Run:
         # ---- network ----
         self.net = build_model(self.spec, self.data.num_classes, self.data.in_channels)
         self.init_report = (load_init(self.net, cfg.init, require_complete=cfg.eval_only and not cfg.partial_init)
-                            if cfg.init and not resume else None)
+                            if cfg.init and not self.resume else None)
         arch = _timm_classifiers(self.spec.timm_arch) or None
         self.head = find_classifier(self.net, layer=cfg.layer, arch_classifiers=arch).attach()
         cuda = rt.device.type == "cuda"
@@ -123,7 +89,7 @@ class _Run:
         self.scaler = torch.amp.GradScaler("cuda") if rt.precision == "fp16" else None
         self.loss = LossSettings(cfg.lam, cfg.re_temperature, cfg.detach, cfg.label_smoothing)
         self.epoch, self.step, self.partial = 0, 0, {}
-        if resume:
+        if self.resume:
             self._restore()
         self.train_model: torch.nn.Module = self.net
         if rt.distributed:
@@ -153,6 +119,8 @@ class _Run:
             self.scaler.load_state_dict(state["scaler"])
         set_rng_state(state["rng"])
         self.epoch, self.step, self.partial = int(state["epoch"]), int(state["step"]), dict(state["partial"])
+        self.rows = rows_from_checkpoint(state, io.read_metrics(self.out))
+        self.saved = Saved(self.epoch, self.step)
 
     def resolved(self) -> dict[str, Any]:
         n_params = sum(p.numel() for p in self.net.parameters())
@@ -163,9 +131,14 @@ class _Run:
                 "init": self.init_report.to_dict() if self.init_report else None,
                 "milestones": list(self.schedule.milestones)}
 
-    def run(self) -> RunSummary:
+    def run(self, resume_requested: bool = False) -> RunSummary:
         if self.rt.is_main:
-            io.write_config(self.out, self.cfg, self.resolved())
+            if not self.resume:  # a fresh start (or --overwrite): no checkpoint of another run may survive it
+                (self.out / io.CHECKPOINT).unlink(missing_ok=True)
+            if resume_requested and not self.resume:
+                self.rep.message(f"no {io.CHECKPOINT} in {self.out} yet: the run starts from its beginning, "
+                                 f"with the settings in {io.CONFIG}")
+            self._write(io.CONFIG, lambda: io.write_config(self.out, self.cfg, self.resolved()))
             if self.init_report:
                 self.rep.message(self.init_report.summary())
             self.rep.message(f"classifier {self.head.key} {tuple(self.head.weight.shape)} "
@@ -192,12 +165,17 @@ class _Run:
 
     def _epochs(self, stop: io.StopSignal) -> RunSummary:
         assert self.train_b is not None
-        rows = io.read_metrics(self.out)[: self.epoch] if self.resume else []
-        if self.rt.is_main:
-            io.write_metrics(self.out, rows)
+        rows = self.rows
+        if self.rt.is_main:  # repair what a crash may have left half done (commit.py): rows past the
+            # checkpoint go, and at an epoch boundary the model file is rewritten from the checkpoint
+            self._write(io.METRICS, lambda: io.write_metrics(self.out, rows))
+            if self.resume and self.step == 0:
+                self._write(io.MODEL, lambda: save_model(self.out / io.MODEL, self.net, self._metadata()))
         check_every = 1 if self.rt.device.type == "cpu" else 10
         last: dict[str, Any] = rows[-1] if rows else {}
         if self.resume and self.epoch >= self.cfg.epochs and self.step == 0:
+            if self.rt.is_main and not (self.out / io.CURVES).exists():
+                io.plot_curves(self.out, rows)
             return RunSummary(self.out, self.epoch, last, init=self.init_report, already_done=True)
         while self.epoch < self.cfg.epochs:
             epoch, lr = self.epoch, self.schedule.lr(self.epoch)
@@ -208,16 +186,18 @@ class _Run:
             self.partial = {}  # a mid-epoch resume's partial sums belong to this epoch only
             self.rep.epoch_start(epoch, self.cfg.epochs, self.train_b.steps, self.step)
             t0 = time.perf_counter()
-            outcome = train_epoch(self.train_model, self.head, self.optimizer, self.train_b, epoch, self.step, sums,
-                                  self.loss, self.rt, self.rep, stop, scaler=self.scaler, check_every=check_every,
-                                  terms=self.terms)
+            try:
+                outcome = train_epoch(self.train_model, self.head, self.optimizer, self.train_b, epoch, self.step,
+                                      sums, self.loss, self.rt, self.rep, stop, scaler=self.scaler,
+                                      check_every=check_every, terms=self.terms)
+            except NonFiniteLoss as e:
+                raise TrainingError(nonfinite_loss(e.epoch, e.step, self.rt.precision, self.saved)) from e
             train_s = seconds0 + time.perf_counter() - t0
             if outcome.interrupted:
                 self.step = outcome.steps_done
                 self._save({"sums": sums.tolist(), "seconds": train_s})
                 return self._stopped(last, stop, rows)
             last = self._finish_epoch(epoch, lr, sums, train_s)
-            rows.append(last)
             if stop.requested:
                 return self._stopped(last, stop, rows)
         if self.rt.distributed:
@@ -258,18 +238,28 @@ class _Run:
                "train_acc": s[3] / n, "test_loss": test_loss, "test_acc": test_acc, "epsilon": eps,
                "epsilon_normalized": eps_n, "seconds": train_s, "images_per_second": s[4] / max(train_s, 1e-9)}
         self.epoch, self.step = epoch + 1, 0
-        if self.rt.is_main:
-            io.append_metrics(self.out, row)
+        self.rows.append(row)
+        if self.rt.is_main:  # the commit order (commit.py): checkpoint, then model, then the metrics record
             self._save(None)
-            save_model(self.out / io.MODEL, self.net, self._metadata())
+            self._write(io.MODEL, lambda: save_model(self.out / io.MODEL, self.net, self._metadata()))
+            self._write(io.METRICS, lambda: io.write_metrics(self.out, self.rows))
             self.rep.epoch_end(row)
         return row
 
     def _save(self, partial: Optional[dict[str, Any]]) -> None:
         if self.rt.is_main:
-            save_checkpoint(self.out / io.CHECKPOINT, model=self.net, optimizer=self.optimizer,
-                            scaler_state=self.scaler.state_dict() if self.scaler else None, schedule=self.schedule,
-                            cfg=self.cfg, epoch=self.epoch, step=self.step, partial=partial)
+            self._write(io.CHECKPOINT, lambda: save_checkpoint(
+                self.out / io.CHECKPOINT, model=self.net, optimizer=self.optimizer,
+                scaler_state=self.scaler.state_dict() if self.scaler else None, schedule=self.schedule,
+                cfg=self.cfg, epoch=self.epoch, step=self.step, partial=partial, metrics=self.rows))
+            self.saved = Saved(self.epoch, self.step)
+
+    def _write(self, name: str, write: Any) -> None:
+        """One atomic write of an output file; a failure (full disk, ...) says what is still on disk."""
+        try:
+            write()
+        except OSError as e:
+            raise TrainingError(write_failure(self.out / name, e, self.saved)) from e
 
     def _stopped(self, last: dict[str, Any], stop: io.StopSignal, rows: list[dict[str, Any]]) -> RunSummary:
         if self.rt.is_main:
@@ -296,14 +286,17 @@ def _timm_classifiers(arch: Optional[str]) -> list[str]:
     return classifier_names_for(arch, required=False) or []
 
 
-def io_check(out: Path, cfg: FinetuneConfig, resume: bool, overwrite: bool) -> None:
-    """Refuse an unusable or occupied output folder before any work is done."""
+def io_check(out: Path, cfg: FinetuneConfig, resume: bool, overwrite: bool) -> list[Path]:
+    """Refuse an unusable or occupied output folder before any work is done; returns the folders
+    it created."""
     from wsep_cli.finetune.atomic import check_writable
 
     if not resume and not overwrite and (out / io.CHECKPOINT).exists():  # --eval-only too: it rewrites metrics
         raise TrainingError(f"--output {out} already holds a run; continue it with `wsep finetune --resume {out}`, "
                             "or pass --overwrite to start over")
-    check_writable(out, 64 * 2**20)
-    for name in (io.CHECKPOINT, io.MODEL, io.METRICS, io.CONFIG, io.CURVES):  # leftovers of a killed write
+    created = check_writable(out, 64 * 2**20)
+    for name in (io.CHECKPOINT, io.MODEL, io.METRICS, io.CONFIG, io.CURVES, ".wsep-write-test",
+                 "ddp_ranks.json"):  # leftovers of a killed write
         for stale in out.glob(f".{name}.*.tmp"):
             stale.unlink(missing_ok=True)
+    return created
