@@ -17,7 +17,7 @@ from wsep_cli.errors import UsageError
 if TYPE_CHECKING:
     from torch import Tensor
 
-__all__ = ["Runtime", "setup_runtime", "all_reduce_sum", "broadcast_flag"]
+__all__ = ["Runtime", "setup_runtime", "all_reduce_sum"]
 
 
 @dataclass(frozen=True)
@@ -93,15 +93,6 @@ def all_reduce_sum(t: "Tensor", rt: Runtime) -> "Tensor":
     if rt.distributed:
         torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.SUM)
     return t
-
-
-def broadcast_flag(flag: bool, rt: Runtime) -> bool:
-    """True on every rank if it is True on any rank (so all ranks stop at the same step)."""
-    if not rt.distributed:
-        return flag
-    t = torch.tensor([1.0 if flag else 0.0], device=rt.device)
-    all_reduce_sum(t, rt)
-    return bool(t.item() > 0)
 
 
 def teardown(rt: Runtime) -> None:

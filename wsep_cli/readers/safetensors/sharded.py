@@ -152,12 +152,6 @@ class ShardedSafetensorsReader(Reader):
             return self._single.metadata()
         return dict(self._metadata)
 
-    def shard_of(self, name: str) -> Path:
-        """The file that holds ``name`` (for messages and tests)."""
-        if self._single is not None:
-            return self._single.path
-        return self._shard_paths[self._weight_map[name]]
-
     def close(self) -> None:
         for reader in self._shards.values():
             reader.close()
