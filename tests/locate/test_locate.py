@@ -293,7 +293,7 @@ def test_layers_unknown_arch_is_a_usage_error_not_exit_3(tmp_path: Path) -> None
 def test_denograd_mnist_head_found_by_structure() -> None:
     path = shared_file("karelnagel_denograd/mnist.safetensors")
     assert heads_of(path) == [("layers.13.weight", "structure")]
-    _, rows = list_layers(str(path))
+    rows = list_layers(str(path)).rows
     assert [r.name for r in rows if r.chosen] == ["layers.13.weight"]
     proc = run_wsep("layers", str(path))
     assert proc.returncode == 0 and "* layers.13.weight" in proc.stdout and "structure" in proc.stdout
