@@ -224,7 +224,9 @@ def list_layers(spec: str, opts: ScoreOptions = ScoreOptions()) -> LayerListing:
             heads = {h.layer: h for h in locate(reader, layer=opts.layer, arch=opts.arch)}
         except NoClassifierError as e:  # list the candidates anyway; the CLI exits 3
             heads, error = {}, e
-        names = [t.name for t in candidate_matrices(tensors, reader.not_candidates()) if t.name not in views]
+        sources = {h.source for h in [*reader.hints(), *views.values()] if h.source}  # read-through keys
+        names = [t.name for t in candidate_matrices(tensors, reader.not_candidates())
+                 if t.name not in views and t.name not in sources]
         names += [n for n in views if n in by_name]  # graph weights (MatMul, reshaped, quantised)
         names = sorted(set(names) | set(heads), key=lambda n: next(
             (i for i, t in enumerate(tensors) if t.name == n), len(tensors)))

@@ -221,3 +221,29 @@ def test_onnx_sibling_heads_rank_the_softmax_fed_one_first(tmp_path: Path, model
         assert h.metrics.epsilon == pytest.approx(oracle_epsilon(net.state_dict()[h.layer].numpy()), rel=1e-11)
     rows = list_layers(str(path)).rows  # PRelu slopes (32, 1, 1) look like Conv1d kernels but are none
     assert all(not row.name.startswith("onnx::PRelu") for row in rows), [row.name for row in rows]
+
+
+def test_reshaped_4d_initializer_is_reported_and_accepted_under_its_stored_name(tmp_path: Path) -> None:
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    w4 = np.random.default_rng(1).standard_normal((16, 4, 4, 10)).astype(np.float32)  # CNTK's Parameter193
+    g = helper.make_graph(
+        [helper.make_node("Reshape", ["Parameter193", "shape"], ["Parameter193_reshape1"]),
+         helper.make_node("MatMul", ["x", "Parameter193_reshape1"], ["t"]),
+         helper.make_node("Add", ["t", "b"], ["y"])],
+        "cntk", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 256])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 10])],
+        [numpy_helper.from_array(w4, "Parameter193"), numpy_helper.from_array(np.array([256, 10], np.int64), "shape"),
+         numpy_helper.from_array(np.zeros((1, 10), np.float32), "b")])
+    path = tmp_path / "cntk.onnx"
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+    want = oracle_epsilon(w4.reshape(256, 10).T)
+    for opts in (ScoreOptions(), ScoreOptions(layer="Parameter193")):
+        r = score_file(str(path), opts)
+        assert r.status == "ok", r.error
+        (h,) = r.heads
+        assert (h.layer, h.num_classes, h.num_features) == ("Parameter193", 10, 256)
+        assert h.metrics.epsilon == pytest.approx(want, rel=1e-11)
+    (row,) = list_layers(str(path)).rows
+    assert (row.name, row.shape, row.scored_as) == ("Parameter193", (16, 4, 4, 10), (10, 256))

@@ -242,7 +242,10 @@ class _Walker:
             if op.kind == "cast" and op.arg:
                 dtype = ONNX_DTYPE_NAMES.get(op.arg[0], dtype)
         derived = DerivedTensor(node.input[1], base, ops, shape, dtype)
-        return FoundHead(HeadHint(node.input[1], stored_t, scale, reason), derived, node.input[0], n)
+        # reported under the stored tensor's name (what a graph viewer shows), read through the ops
+        hint = HeadHint(base, stored_t, scale, f"{reason}; stored as {base!r} {self.infos[base].shape}, "
+                        f"used through {'/'.join(op.kind for op in ops)} as {shape}", source=node.input[1])
+        return FoundHead(hint, derived, node.input[0], n)
 
     def _orientation_only(self, base: str, ops: tuple[WeightOp, ...]) -> bool | None:
         """True/False (transposed or not) when ``ops`` only permute a 2-D base; None otherwise."""
