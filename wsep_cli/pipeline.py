@@ -29,6 +29,7 @@ from wsep_cli.readers.guard import GuardedReader, open_guarded
 from wsep_cli.results import LOCAL_SOURCE, FileResult, HeadResult, Metrics, SourceInfo
 
 if TYPE_CHECKING:
+    from wsep_cli.readers.base import HeadHint, TensorInfo
     from wsep_cli.gate.baseline import Baseline
     from wsep_cli.gate.checks import GateReport
     from wsep_cli.gate.compare import Comparison
@@ -185,7 +186,9 @@ def measure_head(opened: OpenHeads, head: Head, opts: ScoreOptions = ScoreOption
         num_features=int(v.shape[1]),
         dtype=opened.dtype(head),
         metrics=detail.metrics,
-        warnings=_warnings(detail.metrics, int(v.shape[0]), head, opts),
+        warnings=(*head.notes, *_warnings(detail.metrics, int(v.shape[0]), head, opts)),
+        alternatives=head.alternatives,
+        dequantized=head.dequantized,
     )
     return MeasuredHead(result, detail, v)
 
@@ -213,13 +216,16 @@ def score_file(spec: str, opts: ScoreOptions = ScoreOptions()) -> FileResult:
 
 @dataclass(frozen=True)
 class LayerRow:
-    """One candidate matrix for ``wsep layers``."""
+    """One candidate matrix for ``wsep layers``: its stored shape, and (``classes``, ``features``) as
+    scored, which differs for an ONNX MatMul weight (stored features x classes), a reshaped or a
+    1x1-conv kernel."""
 
     name: str
     shape: tuple[int, ...]
     dtype: str
     chosen: bool
     reason: str
+    scored_as: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -240,22 +246,39 @@ def list_layers(spec: str, opts: ScoreOptions = ScoreOptions()) -> LayerListing:
     """
     with open_guarded(spec, random_init=opts.random_init, revision=opts.revision) as reader:
         tensors = reader.tensors()
+        by_name = {t.name: t for t in tensors}
+        views = reader.views()
         error = None
         try:
             heads = {h.layer: h for h in locate(reader, layer=opts.layer, arch=opts.arch)}
         except NoClassifierError as e:  # list the candidates anyway; the CLI exits 3
             heads, error = {}, e
-        rows = [
-            LayerRow(t.name, t.shape, t.dtype, t.name in heads,
-                     f"{heads[t.name].located_by}: {heads[t.name].reason}" if t.name in heads else "")
-            for t in candidate_matrices(tensors)
-        ]
-        for name, h in heads.items():  # heads not stored as plain candidates (ONNX transposed, etc.)
-            if all(r.name != name for r in rows):
-                t = next((x for x in tensors if x.name == name), None)
-                rows.append(LayerRow(name, t.shape if t else (), t.dtype if t else "?", True,
-                                     f"{h.located_by}: {h.reason}"))
+        sources = {h.source for h in [*reader.hints(), *views.values()] if h.source}  # read-through keys
+        names = [t.name for t in candidate_matrices(tensors, reader.not_candidates())
+                 if t.name not in views and t.name not in sources]
+        names += [n for n in views if n in by_name]  # graph weights (MatMul, reshaped, quantised)
+        names = sorted(set(names) | set(heads), key=lambda n: next(
+            (i for i, t in enumerate(tensors) if t.name == n), len(tensors)))
+        rows = []
+        for name in names:
+            t, h = by_name.get(name), heads.get(name)
+            rows.append(LayerRow(name, t.shape if t else (), t.dtype if t else "?", h is not None,
+                                 f"{h.located_by}: {h.reason}" if h is not None else "",
+                                 _scored_as(by_name, h or _view_head(views.get(name)), t)))
         return LayerListing(spec, reader.format, tuple(rows), error)
+
+
+def _view_head(hint: "HeadHint | None") -> Head | None:
+    return Head.of_hint(hint) if hint is not None else None
+
+
+def _scored_as(by_name: Mapping[str, "TensorInfo"], head: Head | None, t: "TensorInfo | None") -> tuple[int, int] | None:
+    """(n classes, m features) as the head would be scored: from the matrix the head loads, oriented."""
+    info = by_name.get(head.key) if head is not None else t
+    if info is None or len(info.shape) < 2:
+        return None
+    n, m = info.shape[0], info.shape[1]
+    return (m, n) if head is not None and head.transposed else (n, m)
 
 
 @dataclass(frozen=True)

@@ -144,6 +144,8 @@ class HeadResult:
     dtype: str
     metrics: Metrics
     warnings: tuple[str, ...] = field(default=())  # what a reader of the numbers must know
+    alternatives: tuple[str, ...] = field(default=())  # sibling heads reading the same features
+    dequantized: dict[str, Any] | None = None  # how a quantised weight became the float64 V
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -155,6 +157,8 @@ class HeadResult:
             "dtype": self.dtype,
             **self.metrics.to_dict(),
             "warnings": list(self.warnings),
+            "alternatives": list(self.alternatives),
+            "dequantized": dict(self.dequantized) if self.dequantized is not None else None,
         }
 
 

@@ -11,12 +11,14 @@ Order of evidence, strongest first:
 4. structure: the last weight matrix whose output size no other matrix takes as input.
 
 Multi-head models (``head`` + ``head_dist``, ``head.0`` + ``head.1``, ``head`` + ``aux_head``) report
-every head, primary first. The rules themselves live in :mod:`wsep_cli.locate.rules`.
+every head, primary first; so do sibling heads (several terminal matrices reading the same features,
+ranked by :mod:`wsep_cli.locate.siblings`), whose ``reason`` says the choice was ambiguous and names
+the alternatives. The rules themselves live in :mod:`wsep_cli.locate.rules`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -28,6 +30,7 @@ from wsep_cli.locate.rules import (
     by_structure,
     canonical_key,
     is_matrix,
+    matrix_shaped,
     module_of,
     weight_matrices,
 )
@@ -52,22 +55,47 @@ class Head:
     reason: str
     transposed: bool = False
     scale: float = 1.0
+    alternatives: tuple[str, ...] = ()  # sibling heads reading the same features (ambiguous choice)
+    notes: tuple[str, ...] = ()  # what a reader of the numbers must know (become warnings)
+    source: str | None = None  # the reader key of the matrix when it is not ``layer`` itself
+    dequantized: dict[str, object] | None = None  # how a quantised weight became floats
+
+    @property
+    def key(self) -> str:
+        """The key to load the matrix under."""
+        return self.source or self.layer
+
+    @classmethod
+    def of_hint(cls, h: HeadHint, located_by: str = "metadata", reason: str | None = None) -> "Head":
+        return cls(h.name, located_by, h.reason if reason is None else reason, h.transposed, h.scale,
+                   h.alternatives, h.notes, h.source, h.dequantized)
 
 
-def candidate_matrices(tensors: list[TensorInfo]) -> list[TensorInfo]:
-    """2-D float matrices and 1x1-conv kernels, in storage order."""
-    return [t for t in tensors if is_matrix(t)]
+def candidate_matrices(tensors: list[TensorInfo], exclude: set[str] | None = None) -> list[TensorInfo]:
+    """Float matrices, 1x1-conv and kernel-size-1 Conv1d kernels, in storage order (``exclude``:
+    names a format's graph uses as something else)."""
+    return [t for t in tensors if is_matrix(t) and t.name not in (exclude or ())]
 
 
-def _by_option(all_t: list[TensorInfo], layer: str) -> Head:
+def _by_option(reader: Reader, all_t: list[TensorInfo], layer: str) -> Head:
+    views = reader.views()
+    hinted = {h.name: h for h in reader.hints()}
     for want in (layer, f"{layer}.weight"):
+        if want in hinted and hinted[want].source is not None:  # reshaped / dequantised by the graph
+            return Head.of_hint(hinted[want], "option", f"named by --layer; {hinted[want].reason}")
+        if want in views:
+            return Head.of_hint(views[want], "option", f"named by --layer; {views[want].reason}")
         t = next((x for x in all_t if x.name == want), None)
         if t is not None:
             if not is_matrix(t):
                 raise NoClassifierError(
                     f"--layer {layer!r} is a {len(t.shape)}-D {t.dtype} tensor of shape {t.shape}; "
-                    "a classifier must be a 2-D float matrix or a 1x1 conv kernel (see `wsep layers`)"
+                    "a classifier must be a float matrix (n, m), a 1x1 conv kernel (n, m, 1, 1) or a "
+                    "kernel-size-1 Conv1d kernel (n, m, 1) (see `wsep layers`)"
                 )
+            hint = hinted.get(t.name)
+            if hint is not None:  # the graph says how it is stored (a MatMul's features x classes)
+                return Head.of_hint(hint, "option", f"named by --layer; {hint.reason}")
             return Head(t.name, "option", "named by --layer")
     want = canonical_key(module_of(layer))
     cands = candidate_matrices(all_t)
@@ -129,12 +157,14 @@ def locate(
     """
     all_t = reader.tensors()
     if layer:
-        return [_by_option(all_t, layer)]
+        return [_by_option(reader, all_t, layer)]
     if arch_classifiers is None:
         arch_classifiers = _arch_classifiers(reader, arch)
     hints: list[HeadHint] = reader.hints()
     if hints:
-        return [Head(h.name, "metadata", h.reason, h.transposed, h.scale) for h in hints]
+        return [Head.of_hint(h) for h in hints]
+    excluded = reader.not_candidates()
+    all_t = [t for t in all_t if t.name not in excluded]
     mats = weight_matrices(all_t)
     note = ""
     if arch_classifiers:
@@ -159,12 +189,43 @@ def locate(
             "integer weights need their scale and zero point). Pass --layer to score another matrix"
         )
     found = by_structure(mats, all_t)
-    if found:
-        return _heads(found, "structure", _structure_reason(found[0]) + note)
-    raise NoClassifierError(
-        f"{reader.path}: no classifier matrix found ({len(mats)} weight matrices, none with a known "
-        "classifier name or at the end of the layer chain); name one with --layer (see `wsep layers`)"
-    )
+    if found.heads:
+        heads = _heads(found.heads, "structure", _structure_reason(found.heads[0]) + note)
+        return _with_alternatives(heads, found.siblings, found.why) if found.siblings else heads
+    raise NoClassifierError(_none_found(reader, all_t, mats))
+
+
+def _with_alternatives(heads: list[Head], siblings: tuple[str, ...], why: str) -> list[Head]:
+    """Say on every sibling head that the choice was ambiguous, and which alternatives exist."""
+    primary = siblings[0]
+    others = ", ".join(repr(s) for s in siblings[1:])
+    out = []
+    for h in heads:
+        if h.layer not in siblings:
+            out.append(h)
+            continue
+        alts = tuple(s for s in siblings if s != h.layer)
+        if h.layer == primary:
+            reason = (f"{h.reason}; ambiguous: {len(siblings)} terminal matrices read the same features "
+                      f"(alternatives {others}, scored too); ranked first because {why}")
+            note = (f"the head choice is ambiguous: {others} read the same features and are reported "
+                    f"as further heads; {primary!r} ranked first because {why}")
+            out.append(replace(h, reason=reason, alternatives=alts, notes=(*h.notes, note)))
+        else:
+            reason = f"a sibling of {primary!r} (reads the same features; {primary!r} ranked first because {why})"
+            out.append(replace(h, reason=reason, alternatives=alts))
+    return out
+
+
+def _none_found(reader: Reader, all_t: list[TensorInfo], mats: list[Matrix]) -> str:
+    """Exit-3 message: counts the candidates ``wsep layers`` lists, and says where a graph walk stopped."""
+    k = len(candidate_matrices(all_t))
+    count = "1 candidate matrix" if k == 1 else f"{k} candidate matrices"
+    if len(mats) != k:
+        count += f", {len(mats)} of them layer weights (*.weight)"
+    notes = "".join(f"; {n}" for n in reader.locate_notes())
+    return (f"{reader.path}: no classifier matrix found ({count}; none with a known classifier name "
+            f"or at the end of the layer chain){notes}; name one with --layer (see `wsep layers`)")
 
 
 def _arch_classifiers(reader: Reader, arch: str | None) -> list[str] | None:
@@ -184,7 +245,7 @@ def _unusable_named_head(all_t: list[TensorInfo]) -> TensorInfo | None:
     for t in all_t:
         if is_matrix(t) or not (t.name.endswith(".weight") or "." not in t.name):
             continue
-        if (len(t.shape) == 2 or (len(t.shape) == 4 and t.shape[2:] == (1, 1))) and (
+        if matrix_shaped(t.shape) and (
             canonical_key(module_of(t.name)) in known
         ):
             return t
@@ -198,8 +259,8 @@ def load_head_matrix(reader: Reader, head: Head, *, upcast: bool = True) -> np.n
     transposed view: the metrics upcast it block by block, so a huge fp16 head never exists as a
     whole in float64 (a 131,072 x 1,024 head: 256 MiB instead of 1 GiB). A scaled head is float64.
     """
-    v = np.asarray(reader.load(head.layer))
-    if v.ndim == 4 and v.shape[2:] == (1, 1):
+    v = np.asarray(reader.load(head.key))
+    if (v.ndim == 4 and v.shape[2:] == (1, 1)) or (v.ndim == 3 and v.shape[2] == 1):
         v = v.reshape(v.shape[0], v.shape[1])
     if v.ndim != 2:
         raise UnreadableError(

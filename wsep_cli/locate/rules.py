@@ -1,8 +1,9 @@
 """The evidence rules behind :mod:`wsep_cli.locate`: key canonicalisation, names, structure.
 
 Everything here works on tensor names and shapes only (no tensor data, no torch), so it runs on a
-file's header. A *matrix* is a 2-D float tensor or a 1x1 convolution kernel ``(n, m, 1, 1)``; ``n`` is
-its output size (classes for a head) and ``m`` its input size.
+file's header. A *matrix* is a 2-D float tensor, a 1x1 convolution kernel ``(n, m, 1, 1)`` or a
+kernel-size-1 Conv1d kernel ``(n, m, 1)``; ``n`` is its output size (classes for a head) and ``m`` its
+input size. Recurrent-layer gate matrices (``weight_ih_l0``, ``weight_hh_l0`` ...) are never matrices.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from wsep_cli.locate.names import (
     OPTIMIZER_PARTS,
     WRAPPERS,
 )
+from wsep_cli.locate.siblings import Sibling, rank_siblings
 from wsep_cli.readers.base import TensorInfo
 
 __all__ = [
@@ -33,8 +35,13 @@ __all__ = [
     "match_names",
     "by_known_names",
     "by_structure",
+    "Found",
     "natural_key",
+    "is_recurrent",
 ]
+
+# PyTorch's nn.LSTM / nn.GRU / nn.RNN parameter names: gate matrices and biases, never a classifier.
+_RECURRENT = re.compile(r"(^|\.)(weight|bias)_(ih|hh|hr)_l\d+(_reverse)?$")
 
 @dataclass(frozen=True)
 class Matrix:
@@ -86,11 +93,21 @@ def canonical_key(key: str) -> str:
     return key
 
 
+def is_recurrent(name: str) -> bool:
+    """An LSTM/GRU/RNN gate matrix or bias (``lstm.weight_ih_l0``, ``gru.bias_hh_l1_reverse``)."""
+    return _RECURRENT.search(name) is not None
+
+
+def matrix_shaped(shape: tuple[int, ...]) -> bool:
+    """(n, m), (n, m, 1, 1) or (n, m, 1): a matrix, a 1x1 conv kernel, a kernel-size-1 Conv1d kernel."""
+    return len(shape) == 2 or (len(shape) == 4 and shape[2:] == (1, 1)) or (len(shape) == 3 and shape[2] == 1)
+
+
 def is_matrix(t: TensorInfo) -> bool:
-    """A 2-D float tensor or a 1x1 conv kernel with non-zero sizes."""
-    if t.dtype not in FLOAT_DTYPES or any(d < 1 for d in t.shape):
+    """A float matrix (see :func:`matrix_shaped`) with non-zero sizes, not a recurrent gate matrix."""
+    if t.dtype not in FLOAT_DTYPES or any(d < 1 for d in t.shape) or is_recurrent(t.name):
         return False
-    return len(t.shape) == 2 or (len(t.shape) == 4 and t.shape[2:] == (1, 1))
+    return matrix_shaped(t.shape)
 
 
 def module_of(key: str) -> str:
@@ -241,7 +258,12 @@ class _Vectors:
                 self.by_len.setdefault(t.shape[0], set()).add(t.name)
 
     def feeds_norm(self, mt: Matrix, family: list[Matrix]) -> bool:
-        """A vector of ``mt``'s output length other than the family's biases: a norm follows it."""
+        """A vector of ``mt``'s output length other than the family's biases: a norm follows it.
+
+        Not for a single output: length-1 vectors are scalars (a PReLU slope, a logit scale), and no
+        one normalises one channel."""
+        if mt.n == 1:
+            return False
         return bool(self.by_len.get(mt.n, set()) - {_bias_of(q) for q in family})
 
     def norm_follows_in_sequence(self, mt: Matrix) -> bool:
@@ -257,14 +279,26 @@ class _Vectors:
         return False
 
 
-def by_structure(mats: list[Matrix], tensors: list[TensorInfo]) -> list[Matrix]:
+@dataclass(frozen=True)
+class Found:
+    """Heads found by structure, primary first; ``siblings`` (ranked, primary first) are the terminal
+    matrices reading as many features as the primary when there are several, ``why`` the ranking."""
+
+    heads: list[Matrix]
+    siblings: tuple[str, ...] = ()
+    why: str = ""
+
+
+def by_structure(mats: list[Matrix], tensors: list[TensorInfo]) -> Found:
     """The end of the layer chain: a matrix whose output size no other matrix takes as input.
 
     A head-less backbone also ends somewhere, so the end must look like a classifier: its output
     size is its own (no layer outside its head family has it; no norm layer or scale vector has that
     length, only its own bias); it is no attention projection and no known non-head module
     (``conv_head``, ``pre_logits``, a stem, a position embedding); a 1x1 conv needs a bias. Among
-    several ends one with a bias wins, then the later position.
+    several ends one with a bias wins, then the later position. Ends that read as many features as
+    that one are siblings (a classifier beside box / landmark regressors): all are reported, ranked
+    by :func:`wsep_cli.locate.siblings.rank_siblings`.
     """
     vectors = _Vectors(tensors)
     inputs = _Inputs(mats)
@@ -278,10 +312,19 @@ def by_structure(mats: list[Matrix], tensors: list[TensorInfo]) -> list[Matrix]:
         if vectors.feeds_norm(mt, family):
             continue
         has_bias = _bias_of(mt) in vectors.names
-        if len(mt.info.shape) == 4 and not has_bias:
+        if len(mt.info.shape) != 2 and not has_bias:
             continue
         ends.append((has_bias, mt.pos, mt))
     if not ends:
-        return []
+        return Found([])
     primary = max(ends, key=lambda e: (e[0], e[1]))[2]
-    return _with_siblings(primary, mats, inputs)
+    group = _with_siblings(primary, mats, inputs)
+    same_input = [mt for _, _, mt in ends if mt.m == primary.m and all(mt is not g for g in group)]
+    if not same_input:
+        return Found(group)
+    by_name = {mt.info.name: mt for mt in [primary, *same_input]}
+    ranked, why = rank_siblings([Sibling(mt.info.name, mt.n, mt.pos) for mt in by_name.values()])
+    first = by_name[ranked[0].name]
+    heads = _with_siblings(first, mats, inputs)
+    heads += [by_name[s.name] for s in ranked[1:] if all(by_name[s.name] is not h for h in heads)]
+    return Found(heads, tuple(s.name for s in ranked), why)

@@ -55,12 +55,21 @@ class HeadHint:
             initializer or a Gemm with ``transB=0``.
         scale: a factor the graph applies to the weight (Gemm ``alpha``).
         reason: a short human sentence saying why this tensor is the head.
+        alternatives: other heads reading the same features (siblings), when the choice was ambiguous.
+        notes: what a reader of the numbers must know (become the result's ``warnings``).
+        source: the key :meth:`Reader.load` gives the head's matrix under, when ``name`` (the stored
+            tensor a user sees) needs shape ops or dequantisation first; None: ``name`` itself.
+        dequantized: how a quantised weight was turned into floats (see docs/json-schema.md), or None.
     """
 
     name: str
     transposed: bool = False
     scale: float = 1.0
     reason: str = ""
+    alternatives: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    source: str | None = None
+    dequantized: dict[str, object] | None = None
 
 
 @dataclass
@@ -94,6 +103,20 @@ class Reader(ABC):
     def source_info(self) -> SourceInfo | None:
         """Where the checkpoint came from when it is not a plain local path (a Hub repo), or None."""
         return None
+
+    def views(self) -> dict[str, HeadHint]:
+        """Stored tensors that are not matrices as stored but that the file's graph uses as one (an
+        ONNX initializer reshaped or dequantised before its MatMul), by stored name: how to read
+        each as a head, so that ``--layer STORED_NAME`` works. Most formats have none."""
+        return {}
+
+    def not_candidates(self) -> set[str]:
+        """Matrix-shaped tensors the file's graph uses as something else (recurrent gates)."""
+        return set()
+
+    def locate_notes(self) -> list[str]:
+        """Why the format's own evidence found no head (e.g. where an ONNX graph walk stopped)."""
+        return []
 
     def close(self) -> None:
         self._closed = True

@@ -83,6 +83,15 @@ class GuardedReader(Reader):
     def source_info(self) -> SourceInfo | None:
         return self.inner.source_info()
 
+    def views(self) -> dict[str, HeadHint]:
+        return guarded(self.spec, self.inner.views)
+
+    def not_candidates(self) -> set[str]:
+        return guarded(self.spec, self.inner.not_candidates)
+
+    def locate_notes(self) -> list[str]:
+        return guarded(self.spec, self.inner.locate_notes)
+
     def close(self) -> None:
         self.inner.close()
         super().close()

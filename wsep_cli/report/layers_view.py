@@ -15,6 +15,8 @@ def render_layers_text(listing: LayerListing) -> str:
     for r in listing.rows:
         mark = "*" if r.chosen else " "
         shape = "×".join(str(d) for d in r.shape)
+        if r.scored_as is not None and tuple(r.shape) != r.scored_as:
+            shape += f" stored, scored as {r.scored_as[0]} classes × {r.scored_as[1]} features"
         why = f"  <- {r.reason}" if r.chosen else ""
         lines.append(f" {mark} {r.name}  {shape}  {r.dtype}{why}")
     return "".join(line + "\n" for line in lines)
@@ -26,7 +28,8 @@ def render_layers_json(listing: LayerListing) -> str:
         "path": listing.spec,
         "format": listing.format,
         "candidates": [
-            {"name": r.name, "shape": list(r.shape), "dtype": r.dtype, "chosen": r.chosen, "reason": r.reason or None}
+            {"name": r.name, "shape": list(r.shape), "dtype": r.dtype, "chosen": r.chosen, "reason": r.reason or None,
+             "scored_as": list(r.scored_as) if r.scored_as is not None else None}
             for r in listing.rows
         ],
         "error": str(listing.error) if listing.error is not None else None,

@@ -78,7 +78,7 @@ def _matmul_reshape_then_softmax() -> tuple:
         helper.make_node("Softmax", ["logits"], ["probs"], axis=-1),
     ]
     inits = [("flat", w.reshape(-1)), ("shape", np.array([-1, N], np.int64)), ("C", c)]
-    return _model(nodes, inits, [1, M], ["probs"]), w.T.astype(np.float64), c, "w2"
+    return _model(nodes, inits, [1, M], ["probs"]), w.T.astype(np.float64), c, "flat"  # reported under the stored name (issue 11 point 9)
 
 
 def _matmul_constant_node() -> tuple:

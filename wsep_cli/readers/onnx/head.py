@@ -15,13 +15,15 @@ on the logits (temperature) is walked through but not folded into the weight; Ge
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from wsep_cli.locate.siblings import CLASSIFYING_OPS, Sibling, rank_siblings
 from wsep_cli.readers.base import HeadHint, TensorInfo
 
 __all__ = [
-    "WeightOp", "DerivedTensor", "FoundHead", "find_heads", "apply_shape", "text", "ONNX_DTYPE_NAMES",
+    "WeightOp", "DerivedTensor", "FoundHead", "find_heads", "not_weight_tensors", "apply_shape", "text",
+    "ONNX_DTYPE_NAMES",
 ]
 
 # TensorProto.DataType -> dtype name (numpy spelling, plus bfloat16 and the float8 family)
@@ -36,7 +38,7 @@ _FLOATS = {"float32", "float16", "float64", "bfloat16"}
 _PASS_THROUGH = {
     "Softmax", "LogSoftmax", "Flatten", "Reshape", "Squeeze", "Unsqueeze", "Identity", "Dropout",
     "Relu", "Cast", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "LpPool",
-    "GlobalLpPool", "ReduceMean", "ReduceMax",
+    "GlobalLpPool", "ReduceMean", "ReduceMax", "Sigmoid", "HardSigmoid", "Tanh",
 }
 _WEIGHT_OPS = {"Transpose", "Reshape", "Identity", "Cast", "Squeeze", "Unsqueeze", "Flatten"}
 _MAX_STEPS = 100_000
@@ -65,8 +67,14 @@ class DerivedTensor:
 
 @dataclass(frozen=True)
 class FoundHead:
+    """A head the walk reached: how to read it, the tensor it reads (siblings share it), its output
+    size, and the classifying op (Softmax / LogSoftmax / Sigmoid) on its path to the output."""
+
     hint: HeadHint
     derived: DerivedTensor | None = None
+    data_input: str = ""
+    n: int = 0
+    activation: str | None = None
 
 
 def text(value: str | bytes) -> str:
@@ -220,18 +228,24 @@ class _Walker:
             stored_t, scale, why = True, 1.0, "weight stored as features x classes"
         elif t == "Conv" and len(shape) == 4 and shape[2:] == (1, 1) and int(_attr(node, "group", 1)) == 1:
             stored_t, scale, why = False, 1.0, "1x1 kernel"
+        elif t == "Conv" and len(shape) == 3 and shape[2] == 1 and int(_attr(node, "group", 1)) == 1:
+            stored_t, scale, why = False, 1.0, "kernel-size-1 Conv1d"
         else:
             return None
         reason = f"ONNX graph: {t} node {node.name or node.output[0]!r} ({why}) feeds output {output!r}"
+        n = shape[1] if stored_t else shape[0]
         flip = self._orientation_only(base, ops)
         if flip is not None:
-            return FoundHead(HeadHint(base, stored_t != flip, scale, reason))
+            return FoundHead(HeadHint(base, stored_t != flip, scale, reason), None, node.input[0], n)
         dtype = self.infos[base].dtype
         for op in ops:
             if op.kind == "cast" and op.arg:
                 dtype = ONNX_DTYPE_NAMES.get(op.arg[0], dtype)
         derived = DerivedTensor(node.input[1], base, ops, shape, dtype)
-        return FoundHead(HeadHint(node.input[1], stored_t, scale, reason), derived)
+        # reported under the stored tensor's name (what a graph viewer shows), read through the ops
+        hint = HeadHint(base, stored_t, scale, f"{reason}; stored as {base!r} {self.infos[base].shape}, "
+                        f"used through {'/'.join(op.kind for op in ops)} as {shape}", source=node.input[1])
+        return FoundHead(hint, derived, node.input[0], n)
 
     def _orientation_only(self, base: str, ops: tuple[WeightOp, ...]) -> bool | None:
         """True/False (transposed or not) when ``ops`` only permute a 2-D base; None otherwise."""
@@ -271,9 +285,10 @@ class _Walker:
 
     def walk(self, output: str) -> list[FoundHead]:
         found: list[FoundHead] = []
-        stack, seen, steps = [output], set(), 0
+        stack: list[tuple[str, str | None]] = [(output, None)]
+        seen, steps = set(), 0
         while stack and steps < _MAX_STEPS:
-            name = stack.pop()
+            name, act = stack.pop()
             steps += 1
             node = self.producer.get(name)
             if name in seen or node is None:
@@ -281,10 +296,42 @@ class _Walker:
             seen.add(name)
             head = self.head_at(node, output)
             if head is not None:
-                found.append(head)
+                found.append(replace(head, activation=act))
                 continue
-            stack.extend(reversed(self.next_inputs(node) or []))
+            if node.op_type in CLASSIFYING_OPS and act is None:
+                act = node.op_type
+            stack.extend((i, act) for i in reversed(self.next_inputs(node) or []))
         return found
+
+
+def _rank_siblings(heads: list[FoundHead]) -> list[FoundHead]:
+    """Heads that read the same tensor are siblings: ranked (a Softmax/Sigmoid on the path first),
+    each told of the others; the groups keep the order of their first head."""
+    groups: dict[str, list[FoundHead]] = {}
+    for h in heads:
+        groups.setdefault(h.data_input, []).append(h)
+    out: list[FoundHead] = []
+    for group in groups.values():
+        if len(group) == 1:
+            out.extend(group)
+            continue
+        by_name = {h.hint.name: h for h in group}
+        ranked, why = rank_siblings([Sibling(h.hint.name, h.n, i, h.activation) for i, h in enumerate(group)])
+        names = [s.name for s in ranked]
+        first, others = names[0], ", ".join(repr(x) for x in names[1:])
+        for k, name in enumerate(names):
+            h = by_name[name]
+            alts = tuple(x for x in names if x != name)
+            if k == 0:
+                reason = (f"{h.hint.reason}; ambiguous: {len(names)} heads read the same tensor "
+                          f"{h.data_input!r} (alternatives {others}, scored too); ranked first because {why}")
+                notes = (f"the head choice is ambiguous: {others} read the same features and are reported "
+                         f"as further heads; {first!r} ranked first because {why}",)
+            else:
+                reason = f"{h.hint.reason}; a sibling of {first!r} (reads the same tensor {h.data_input!r})"
+                notes = ()
+            out.append(replace(h, hint=replace(h.hint, reason=reason, alternatives=alts, notes=notes)))
+    return out
 
 
 def find_heads(
@@ -292,7 +339,8 @@ def find_heads(
     infos: Mapping[str, TensorInfo],
     small_ints: Callable[[str], tuple[int, ...] | None],
 ) -> list[FoundHead]:
-    """Heads feeding the graph outputs, primary (first output's) first, each weight once.
+    """Heads feeding the graph outputs, primary first, each weight once; sibling heads (reading the
+    same tensor) ranked by :func:`wsep_cli.locate.siblings.rank_siblings`.
 
     Args:
         graph: a :class:`wsep_cli.readers.onnx.proto.Graph` (or an ``onnx.GraphProto``).
@@ -305,4 +353,21 @@ def find_heads(
         for h in walker.walk(text(out.name)):
             if all(h.hint.name != x.hint.name for x in heads):
                 heads.append(h)
-    return heads
+    return _rank_siblings(heads)
+
+
+# Ops whose constant inputs are never a classifier's weight (slopes, gates, norms, biases, shapes).
+_NOT_WEIGHT_CONSUMERS = {
+    "PRelu", "LSTM", "GRU", "RNN", "BatchNormalization", "InstanceNormalization", "LayerNormalization",
+    "GroupNormalization", "Add", "Sub", "Mul", "Div", "Reshape", "Expand", "Tile", "Pad", "Clip", "Where",
+    "Resize", "Slice", "ConstantOfShape",
+}
+
+
+def not_weight_tensors(graph: Any, names: set[str]) -> set[str]:
+    """Stored tensors whose every consumer uses them as something else than a weight matrix."""
+    consumers: dict[str, set[str]] = {}
+    for proto in graph.node:
+        for i in proto.input:
+            consumers.setdefault(text(i), set()).add(text(proto.op_type))
+    return {n for n in names if consumers.get(n) and consumers[n] <= _NOT_WEIGHT_CONSUMERS}

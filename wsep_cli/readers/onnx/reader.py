@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from wsep_cli.errors import UnreadableError, UnsafeError
-from wsep_cli.readers.onnx.head import ONNX_DTYPE_NAMES, DerivedTensor, FoundHead, find_heads, text
+from wsep_cli.readers.onnx.head import ONNX_DTYPE_NAMES, DerivedTensor, FoundHead, find_heads, not_weight_tensors, text
 from wsep_cli.readers.onnx.values import STRING, decode_raw, decode_typed, raw_size
 from wsep_cli.readers.onnx.proto import Attribute, Model, Node, Tensor, parse_model
 from wsep_cli.readers.onnx.wire import Source
@@ -113,6 +113,10 @@ class OnnxReader(Reader):
 
     def hints(self) -> list[HeadHint]:
         return [h.hint for h in self._heads]
+
+    def not_candidates(self) -> set[str]:
+        assert self._model.graph is not None
+        return not_weight_tensors(self._model.graph, set(self._infos))
 
     def metadata(self) -> dict[str, str]:
         m = self._model
