@@ -9,6 +9,7 @@ from typing import Any, Optional
 import torch
 
 from wsep_cli.finetune.weights import InitReport
+from wsep_cli.metrics import tensor as tm
 
 __all__ = ["RunSummary", "classifier_epsilon"]
 
@@ -44,18 +45,4 @@ class RunSummary:
 
 def classifier_epsilon(weight: torch.Tensor) -> tuple[float, float]:
     """(epsilon, epsilon_normalized) of the live weight, in float64 (same numbers `wsep score` gives)."""
-    v = weight.detach().flatten(1) if weight.dim() == 4 else weight.detach()
-    try:
-        from wsep_cli.metrics import tensor as tm
-
-        return float(tm.epsilon(v)), float(tm.epsilon_normalized(v))
-    except ImportError:  # the tensor-metrics module is optional for training
-        v = v.to(torch.float64)
-        u = v / v.norm(dim=1, keepdim=True).clamp_min(torch.finfo(torch.float64).tiny)
-
-        def eps(a: torch.Tensor) -> float:
-            g = a @ a.T
-            g.diagonal().sub_(1.0)
-            return float((g * g).sum().item()) / a.shape[0]
-
-        return eps(v), eps(u)
+    return float(tm.epsilon(weight)), float(tm.epsilon_normalized(weight))

@@ -23,6 +23,7 @@ import numpy as np
 
 from wsep_cli.metrics.backend import get_backend
 from wsep_cli.metrics.config import MetricsConfig, RowSource, as_matrix
+from wsep_cli.metrics.formulas import safe_divisor
 from wsep_cli.metrics.gram import GramSummary, gram_summary
 from wsep_cli.metrics.pairs import GramPairs, PairStats, UnitRows, exact_pair_stats, sampled_pair_stats
 from wsep_cli.results import (
@@ -70,8 +71,7 @@ def normalize_rows(v: np.ndarray) -> np.ndarray:
     """Rows scaled to unit length, as a new float64 array; an all-zero row stays zero (its cosines are 0)."""
     v = np.asarray(as_matrix(v), dtype=np.float64)
     norms = np.sqrt(np.einsum("ij,ij->i", v, v))
-    safe = np.where(norms > 0, norms, 1.0)
-    return v / safe[:, None]
+    return v / safe_divisor(norms, np.where)[:, None]
 
 
 def epsilon_normalized(v: np.ndarray) -> float:

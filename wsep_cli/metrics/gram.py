@@ -22,6 +22,7 @@ import numpy as np
 from wsep_cli.errors import NonFiniteError
 from wsep_cli.metrics.backend import Backend
 from wsep_cli.metrics.config import MetricsConfig, RowSource
+from wsep_cli.metrics.formulas import epsilon_from_tall_gram, epsilon_from_wide_gram, safe_divisor
 
 __all__ = ["GramSummary", "gram_summary", "eigvalsh_sym"]
 
@@ -68,8 +69,7 @@ def _row_sq(be: Backend, x: Any) -> Any:
 
 
 def _inverse_norms(be: Backend, r: Any) -> Any:
-    safe = be.where(r > 0, r, 1.0 + 0 * r)
-    return be.where(r > 0, 1.0 / safe, 0 * r)
+    return be.where(r > 0, 1.0 / safe_divisor(r, be.where), 0 * r)
 
 
 def _raise_nonfinite(src: RowSource, layer: str, block_elems: int) -> None:
@@ -133,11 +133,11 @@ def _tall(src: RowSource, be: Backend, cfg: MetricsConfig, layer: str, unit: boo
             su += u.sum(0)
             unit_sq[a:a + step] = be.to_numpy(_row_sq(be, u))
     inv_norms = inv_parts[0] if len(inv_parts) == 1 else _cat(be, inv_parts)
-    eps = (_frob_sq(be, g) - 2.0 * sum_r2 + n) / n
+    eps = epsilon_from_tall_gram(_frob_sq(be, g), sum_r2, n)
     eps_n = cos_sum = cos_sq = None
     if unit:
         h_sq = _frob_sq(be, h)
-        eps_n = (h_sq - 2.0 * float(unit_sq.sum()) + n) / n
+        eps_n = epsilon_from_tall_gram(h_sq, float(unit_sq.sum()), n)
         cos_sum = _frob_sq(be, su) - float(unit_sq.sum())
         cos_sq = h_sq - float((unit_sq * unit_sq).sum())
     eig = eigvalsh_sym(be.to_numpy(g)) if spectrum else None
@@ -166,7 +166,7 @@ def _wide(src: RowSource, be: Backend, cfg: MetricsConfig, layer: str, unit: boo
     # ||G - I||^2 = (off-diagonal squares, summed with the diagonal zeroed: no cancellation)
     #             + sum_i (G_ii - 1)^2. Everything in place: no n x n temporaries.
     _set_diag(be, g, 0.0)
-    eps = (_frob_sq(be, g) + float(((d - 1.0) ** 2).sum())) / n
+    eps = epsilon_from_wide_gram(_frob_sq(be, g), float(((d - 1.0) ** 2).sum()), n)
     if not unit:
         return GramSummary(n, m, norms, inv_norms, np.ones(n), eps, None, None, None, eig, None)
     g *= inv_norms[:, None]
@@ -174,7 +174,7 @@ def _wide(src: RowSource, be: Backend, cfg: MetricsConfig, layer: str, unit: boo
     unit_sq = d * be.to_numpy(inv_norms) ** 2
     cos_sq = _frob_sq(be, g)
     cos_sum = float(g.sum())
-    eps_n = (cos_sq + float(((unit_sq - 1.0) ** 2).sum())) / n
+    eps_n = epsilon_from_wide_gram(cos_sq, float(((unit_sq - 1.0) ** 2).sum()), n)
     _set_diag(be, g, unit_sq)
     return GramSummary(n, m, norms, inv_norms, unit_sq, eps, eps_n, cos_sum, cos_sq, eig, g)
 

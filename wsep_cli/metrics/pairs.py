@@ -20,11 +20,11 @@ import numpy as np
 
 from wsep_cli.metrics.backend import Backend
 from wsep_cli.metrics.config import MetricsConfig, RowSource
+from wsep_cli.metrics.formulas import PERCENTILES, lerp, percentile_ranks
 from wsep_cli.metrics.select import ExactSelector
 
 __all__ = ["PairStats", "UnitRows", "GramPairs", "exact_pair_stats", "sampled_pair_stats", "percentile_ranks"]
 
-PERCENTILES = (50.0, 95.0, 99.0)
 
 
 class UnitRows:
@@ -138,19 +138,6 @@ class _Acc:
             min_pair=(self.worst[1], self.worst[2]),
             top=tuple(self.top),
         )
-
-
-def percentile_ranks(total: int, q: float) -> tuple[int, int, float]:
-    """numpy's default ("linear") percentile: the two order statistics and the weight between them."""
-    h = (total - 1) * (q / 100.0)
-    lo = int(math.floor(h))
-    return lo, min(lo + 1, total - 1), h - lo
-
-
-def lerp(a: float, b: float, t: float) -> float:
-    """numpy's interpolation formula (exact at both ends)."""
-    diff = b - a
-    return b - diff * (1.0 - t) if t >= 0.5 else a + diff * t
 
 
 def _tiles(source: Any, n: int, tile: int, be: Backend) -> Iterator[tuple[Any, Any, Any]]:

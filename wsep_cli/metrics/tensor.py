@@ -6,7 +6,9 @@ float64 tensors on that device (call ``.item()`` when a Python float is wanted; 
 only synchronisation).
 
 ``weight`` is the classifier V in PyTorch layout (n classes x m features, bias excluded); a 1x1
-convolution kernel (n, m, 1, 1) is accepted as V. ``epsilon`` and ``epsilon_normalized`` go through
+convolution kernel (n, m, 1, 1) or a kernel-size-1 Conv1d kernel (n, m, 1) is accepted as V. The
+formulas (ε through either Gram matrix, unit rows, percentiles) are the ones in
+:mod:`wsep_cli.metrics.formulas`, which the numpy path uses too. ``epsilon`` and ``epsilon_normalized`` go through
 the smaller Gram matrix (m x m when n > m), so they suit any head size; ``cosine_stats`` builds the
 n x n cosine matrix and is meant for the heads one trains (up to a few thousand classes); for huge
 heads use ``wsep_cli.metrics.compute_metrics(v, device="cuda")``, which streams tiles.
@@ -20,15 +22,19 @@ Example:
 
 from __future__ import annotations
 
-import math
-
 import torch
 
 from wsep_cli.errors import UsageError
+from wsep_cli.metrics.formulas import (
+    PERCENTILES,
+    epsilon_from_tall_gram,
+    epsilon_from_wide_gram,
+    percentile_of_sorted,
+    safe_divisor,
+    squeeze_kernel_shape,
+)
 
 __all__ = ["epsilon", "epsilon_normalized", "cosine_stats", "normalize_rows"]
-
-PERCENTILES = (50.0, 95.0, 99.0)
 
 
 def _as_matrix(weight: torch.Tensor) -> torch.Tensor:
@@ -36,8 +42,7 @@ def _as_matrix(weight: torch.Tensor) -> torch.Tensor:
     if not isinstance(weight, torch.Tensor):
         raise UsageError(f"expected a torch.Tensor, got {type(weight).__name__}; use wsep_cli.metrics for numpy")
     v = weight.detach()
-    if v.dim() == 4 and tuple(v.shape[2:]) == (1, 1):
-        v = v.reshape(v.shape[0], v.shape[1])
+    v = v.reshape(squeeze_kernel_shape(tuple(v.shape)))
     if v.dim() != 2 or v.shape[0] == 0 or v.shape[1] == 0:
         raise UsageError(f"a classifier weight must be a non-empty 2-D matrix, got shape {tuple(weight.shape)}")
     if v.is_complex():
@@ -50,17 +55,18 @@ def normalize_rows(weight: torch.Tensor) -> torch.Tensor:
     """float64 V with unit rows; an all-zero row stays zero."""
     v = _as_matrix(weight)
     norms = torch.linalg.vector_norm(v, dim=1, keepdim=True)
-    return v / torch.where(norms > 0, norms, torch.ones_like(norms))
+    return v / safe_divisor(norms, torch.where)
 
 
 def _epsilon64(v: torch.Tensor) -> torch.Tensor:
     n, m = v.shape
     if n <= m:
         g = v @ v.T
-        g.diagonal().sub_(1.0)
-        return (g * g).sum() / n
-    g = v.T @ v  # ||V V^T||_F = ||V^T V||_F; the floor (n - m) / n keeps this clear of cancellation
-    return ((g * g).sum() - 2.0 * (v * v).sum() + n) / n
+        diag_err = ((g.diagonal() - 1.0) ** 2).sum()
+        g.diagonal().zero_()
+        return epsilon_from_wide_gram((g * g).sum(), diag_err, n)
+    g = v.T @ v
+    return epsilon_from_tall_gram((g * g).sum(), (v * v).sum(), n)
 
 
 @torch.no_grad()
@@ -73,12 +79,6 @@ def epsilon(weight: torch.Tensor) -> torch.Tensor:
 def epsilon_normalized(weight: torch.Tensor) -> torch.Tensor:
     """epsilon of V with unit rows (sum over i != j of cos^2 plus the zero rows, over n)."""
     return _epsilon64(normalize_rows(weight))
-
-
-def _lerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
-    """numpy's "linear" percentile interpolation, same formula."""
-    diff = b - a
-    return b - diff * (1.0 - t) if t >= 0.5 else a + diff * t
 
 
 @torch.no_grad()
@@ -95,7 +95,6 @@ def cosine_stats(weight: torch.Tensor) -> dict[str, torch.Tensor] | None:
         return None
     iu = torch.triu_indices(n, n, 1, device=u.device)
     vals = (u @ u.T)[iu[0], iu[1]]
-    k = int(vals.shape[0])
     srt = torch.sort(vals).values
     out = {
         "mean": vals.mean(),
@@ -106,9 +105,7 @@ def cosine_stats(weight: torch.Tensor) -> dict[str, torch.Tensor] | None:
         "abs_max": vals.abs().max(),
     }
     for q in PERCENTILES:
-        h = (k - 1) * (q / 100.0)
-        lo = int(math.floor(h))
-        out[f"p{int(q)}"] = _lerp(srt[lo], srt[min(lo + 1, k - 1)], h - lo)
+        out[f"p{int(q)}"] = percentile_of_sorted(srt, q)
     at = torch.argmax(vals)
     out["most_similar_i"] = iu[0][at]
     out["most_similar_j"] = iu[1][at]
