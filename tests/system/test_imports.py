@@ -90,7 +90,7 @@ def test_score_without_gate_settings_skips_the_gate_modules() -> None:
     """No threshold and no baseline: the gate and baseline code is never loaded (start-up time)."""
     proc, mods = imported_modules("score", "--json", str(FIXTURES / "digits_mlp.safetensors"))
     assert proc.returncode == 0, proc.stderr[-500:]
-    assert {"wsep_cli.gate.checks", "wsep_cli.gate.baseline"} & mods == set()
+    assert {"wsep_cli.gate.checks", "wsep_cli.gate.verdicts", "wsep_cli.gate.baseline"} & mods == set()
     proc, mods = imported_modules("score", "--json", "--max-epsilon", "1e9", str(FIXTURES / "digits_mlp.safetensors"))
     assert proc.returncode == 0, proc.stderr[-500:]
     assert "wsep_cli.gate.checks" in mods

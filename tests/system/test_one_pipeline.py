@@ -65,7 +65,7 @@ def test_plot_refuses_overflowing_weights_like_score() -> None:
 
 
 def test_a_bug_in_locate_is_an_internal_error_not_a_malformed_file(monkeypatch: pytest.MonkeyPatch) -> None:
-    import wsep_cli.pipeline as pipeline
+    import wsep_cli.pipeline.heads as pipeline
 
     def broken(*_a: object, **_k: object) -> None:
         raise ValueError("a bug in the locator")

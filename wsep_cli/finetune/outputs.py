@@ -15,7 +15,7 @@ from wsep_cli.finetune.atomic import atomic_write_text
 from wsep_cli.finetune.config import FinetuneConfig
 
 __all__ = ["CONFIG", "METRICS", "CHECKPOINT", "MODEL", "CURVES", "write_config", "read_config",
-           "read_metrics", "write_metrics", "plot_curves", "StopSignal"]
+           "read_metrics", "write_metrics", "plot_curves", "StopSignal", "prepare_output"]
 
 CONFIG, METRICS, CHECKPOINT, MODEL, CURVES = "config.json", "metrics.jsonl", "checkpoint.pt", "model.safetensors", "curves.png"
 
@@ -123,3 +123,19 @@ class StopSignal:
         for sig, old in self._old.items():
             signal.signal(sig, old)
         self._old.clear()
+
+
+def prepare_output(out: Path, resume: bool, overwrite: bool) -> list[Path]:
+    """Refuse an unusable or occupied output folder before any work is done; returns the folders
+    it created."""
+    from wsep_cli.finetune.atomic import check_writable
+
+    if not resume and not overwrite and (out / CHECKPOINT).exists():  # --eval-only too: it rewrites metrics
+        raise TrainingError(f"--output {out} already holds a run; continue it with `wsep finetune --resume {out}`, "
+                            "or pass --overwrite to start over")
+    created = check_writable(out, 64 * 2**20)
+    for name in (CHECKPOINT, MODEL, METRICS, CONFIG, CURVES, ".wsep-write-test",
+                 "ddp_ranks.json"):  # leftovers of a killed write
+        for stale in out.glob(f".{name}.*.tmp"):
+            stale.unlink(missing_ok=True)
+    return created

@@ -31,7 +31,7 @@ from wsep_cli.finetune.progress import NullReporter, Reporter
 from wsep_cli.finetune.runtime import Runtime, all_reduce_sum, setup_runtime, teardown
 from wsep_cli.finetune.steps import LossSettings, NonFiniteLoss, evaluate, loss_terms, train_epoch
 from wsep_cli.finetune.summary import RunSummary, classifier_epsilon
-from wsep_cli.finetune.weights import InitReport, load_init
+from wsep_cli.finetune.weights import load_init
 
 __all__ = ["RunSummary", "run_finetune", "classifier_epsilon"]
 
@@ -65,7 +65,7 @@ class _Run:
         self.saved: Optional[Saved] = None  # where the durable checkpoint stands
         # ---- setup: output folder first, so a bad folder fails before any work ----
         if rt.is_main:
-            created.extend(io_check(self.out, cfg, resume, overwrite))
+            created.extend(io.prepare_output(self.out, resume, overwrite))
         torch.manual_seed(cfg.seed)
         random.seed(cfg.seed)
         import numpy as np
@@ -284,19 +284,3 @@ def _timm_classifiers(arch: Optional[str]) -> list[str]:
     from wsep_cli.locate.timm_names import classifier_names_for
 
     return classifier_names_for(arch, required=False) or []
-
-
-def io_check(out: Path, cfg: FinetuneConfig, resume: bool, overwrite: bool) -> list[Path]:
-    """Refuse an unusable or occupied output folder before any work is done; returns the folders
-    it created."""
-    from wsep_cli.finetune.atomic import check_writable
-
-    if not resume and not overwrite and (out / io.CHECKPOINT).exists():  # --eval-only too: it rewrites metrics
-        raise TrainingError(f"--output {out} already holds a run; continue it with `wsep finetune --resume {out}`, "
-                            "or pass --overwrite to start over")
-    created = check_writable(out, 64 * 2**20)
-    for name in (io.CHECKPOINT, io.MODEL, io.METRICS, io.CONFIG, io.CURVES, ".wsep-write-test",
-                 "ddp_ranks.json"):  # leftovers of a killed write
-        for stale in out.glob(f".{name}.*.tmp"):
-            stale.unlink(missing_ok=True)
-    return created

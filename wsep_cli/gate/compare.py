@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from wsep_cli.gate.baseline import Baseline, BaselineFile, match_files
-from wsep_cli.gate.checks import BASELINE_METRICS, same_within_rounding, worse_than
+from wsep_cli.gate.verdicts import BASELINE_METRICS, same_within_rounding, worse_than
 from wsep_cli.metrics.registry import LOWER_IS_BETTER
 
 __all__ = ["LOWER_IS_BETTER", "MetricChange", "HeadComparison", "Comparison", "is_report", "compare"]

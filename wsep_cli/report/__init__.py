@@ -10,7 +10,7 @@ from wsep_cli.errors import UsageError
 from wsep_cli.results import FileResult
 
 if TYPE_CHECKING:
-    from wsep_cli.gate.checks import GateReport
+    from wsep_cli.gate.verdicts import GateReport
 
 __all__ = ["OutputFormat", "ScoreReport", "render"]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Mapping
 
-from wsep_cli.gate.checks import checks_text
+from wsep_cli.gate.verdicts import checks_text
 from wsep_cli.report.numtext import fmt_g
 from wsep_cli.report import ScoreReport
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from wsep_cli.gate.checks import Check
+from wsep_cli.gate.verdicts import Check
 from wsep_cli.report import ScoreReport
 from wsep_cli.results import FileResult
 

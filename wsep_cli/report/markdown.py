@@ -6,7 +6,7 @@ one bullet per violation. Free text goes into code spans so file names never tur
 
 from __future__ import annotations
 
-from wsep_cli.gate.checks import Check, FileVerdict, checks_text
+from wsep_cli.gate.verdicts import Check, FileVerdict, checks_text
 from wsep_cli.report.numtext import fmt_g
 from wsep_cli.report import ScoreReport
 from wsep_cli.results import FileResult, HeadResult
