@@ -90,3 +90,32 @@ def test_wsep_plot_command(tmp_path: Path) -> None:
     assert "fc.weight" in proc.stdout and f"{epsilon(v.astype(np.float64)):.6g}" in proc.stdout
     assert run_wsep("plot", str(tmp_path / "missing.safetensors"), "-o", str(out)).returncode == 2
     assert run_wsep("plot", str(ckpt), "-o", str(tmp_path / "no" / "dir" / "x.png")).returncode == 2
+
+
+def test_a_head_above_the_exact_pair_limit_plots_from_the_sampled_metrics(tmp_path: Path) -> None:
+    """n > EXACT_PAIR_LIMIT_CPU: the plot uses the same blocked, sampled metrics as ``score`` (same ε,
+    estimated pair statistics) and draws a bounded subsample that still holds the most similar pair."""
+    from conftest import run_cli, run_cli_json
+    from wsep_cli.metrics import compute_metrics_detail
+    from wsep_cli.metrics.config import EXACT_PAIR_LIMIT_CPU
+
+    n, m = EXACT_PAIR_LIMIT_CPU + 7232, 16
+    v = np.random.default_rng(6).normal(size=(n, m)).astype(np.float32)
+    detail = compute_metrics_detail(v)
+    cos = detail.metrics.cosine
+    assert cos is not None and cos.estimated  # beyond the exact-pair limit the pair statistics are sampled
+    d = plot_data(v, detail)
+    assert len(d.classes) == MAX_HEATMAP_CLASSES
+    assert set(cos.most_similar.classes) <= set(d.classes.tolist())
+    assert d.hist_sampled and d.off_diagonal.size == 4096 * 4095 // 2
+    assert d.norms.shape == (n,) and d.singular_values.shape == (m,)
+    ckpt = tmp_path / "wide.safetensors"
+    save_file({"fc.weight": v}, str(ckpt))
+    out = tmp_path / "wide.png"
+    proc = run_cli("plot", str(ckpt), "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert _png_size(out)[0] >= 800
+    _, doc = run_cli_json(str(ckpt))
+    score_eps = doc["results"][0]["heads"][0]["epsilon"]
+    assert score_eps == pytest.approx(epsilon(v.astype(np.float64)), rel=1e-12)
+    assert f"epsilon {score_eps:.6g}" in proc.stdout  # the plot reports the number score gives

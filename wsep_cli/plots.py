@@ -54,15 +54,21 @@ class PlotData:
     singular_values: np.ndarray
 
 
-def most_confused(u: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the ``k`` classes whose largest cosine to another class is highest (sorted)."""
+def confusion_ranking(u: np.ndarray) -> np.ndarray:
+    """Class indices from the most to the least confused: ranked by the largest cosine to another
+    class (unit rows ``u``; ties keep index order)."""
     n = u.shape[0]
     best = np.empty(n)
     for s in range(0, n, _BLOCK):  # blocks keep memory at _BLOCK x n
         c = u[s : s + _BLOCK] @ u.T
         c[np.arange(c.shape[0]), np.arange(s, s + c.shape[0])] = -np.inf
         best[s : s + _BLOCK] = c.max(axis=1)
-    return np.sort(np.argsort(-best, kind="stable")[:k])
+    return np.argsort(-best, kind="stable")
+
+
+def most_confused(u: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the ``k`` classes whose largest cosine to another class is highest (sorted)."""
+    return np.sort(confusion_ranking(u)[:k])
 
 
 def _cluster_order(u: np.ndarray) -> np.ndarray:
@@ -76,13 +82,15 @@ def _cluster_order(u: np.ndarray) -> np.ndarray:
 
 
 def _heatmap_classes(u: np.ndarray, idx: np.ndarray, must: tuple[int, ...]) -> np.ndarray:
-    """Classes (global indices) shown in (a): the most confused of ``idx``, plus ``must``."""
+    """Classes (global indices) shown in (a): ``must`` plus the most confused of ``idx``, at most
+    ``MAX_HEATMAP_CLASSES`` in all."""
     k = MAX_HEATMAP_CLASSES
-    if len(idx) <= k and all(c in set(idx.tolist()) for c in must):
+    required = set(must)
+    if len(idx) <= k and required <= set(idx.tolist()):
         return idx
-    extra = [c for c in must if c not in set(idx.tolist())]
-    local = most_confused(u, k - len(extra))
-    return np.array(sorted(set(idx[local].tolist()) | set(must)), dtype=np.int64)
+    ranked = (int(c) for c in idx[confusion_ranking(u)] if int(c) not in required)
+    chosen = required | {c for _, c in zip(range(k - len(required)), ranked)}
+    return np.array(sorted(chosen), dtype=np.int64)
 
 
 def plot_data(v: np.ndarray, detail: MetricsDetail | None = None) -> PlotData:
@@ -129,7 +137,8 @@ def _heatmap(ax, fig, d: PlotData, names: list[str] | None) -> None:  # type: ig
     else:
         ax.set_xticks([])
         ax.set_yticks([])
-    sub = f"{k} most-confused of {d.n} classes" if k < d.n else f"{d.n} classes"
+    pool = f"a {_MAX_HIST_CLASSES}-class sample of {d.n}" if d.hist_sampled else f"{d.n}"
+    sub = f"{k} most-confused of {pool} classes" if k < d.n else f"{d.n} classes"
     ax.set_title(f"(a) class cosines, clustered ({sub})", fontsize=10)
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="cos(v_i, v_j)  (diagonal grey)")
 
