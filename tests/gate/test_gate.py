@@ -13,7 +13,8 @@ import pytest
 
 from wsep_cli.gate.baseline import baseline_from_results
 from wsep_cli.errors import ExitCode
-from wsep_cli.gate.checks import Thresholds, evaluate, worse_than
+from wsep_cli.gate.checks import evaluate
+from wsep_cli.gate.verdicts import Thresholds, worse_than
 from wsep_cli.metrics import compute_metrics
 from wsep_cli.results import FileResult, HeadResult
 

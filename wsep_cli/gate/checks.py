@@ -1,5 +1,5 @@
 """The CI gate: thresholds and a baseline turn scored results into pass/fail with reasons. No I/O.
-The verdict types live in :mod:`wsep_cli.gate.verdicts` (re-exported here).
+The verdict types live in :mod:`wsep_cli.gate.verdicts`.
 
 Every comparison is a :class:`Check` (one per file x head x rule). A threshold fails when the value
 exceeds the limit. A baseline check fails when the value got worse (larger) than the baseline's by
@@ -28,26 +28,13 @@ from wsep_cli.gate.verdicts import (
     FileVerdict,
     GateReport,
     Thresholds,
-    checks_text,
-    same_within_rounding,
     worse_than,
 )
 from wsep_cli.metrics.registry import flatten_head
 from wsep_cli.report.numtext import fmt_g
 from wsep_cli.results import FileResult, HeadResult
 
-__all__ = [
-    "THRESHOLD_METRICS",
-    "BASELINE_METRICS",
-    "Thresholds",
-    "Check",
-    "FileVerdict",
-    "GateReport",
-    "evaluate",
-    "worse_than",
-    "checks_text",
-    "same_within_rounding",
-]
+__all__ = ["evaluate", "Thresholds", "GateReport"]  # the verdict types are wsep_cli.gate.verdicts
 
 _FLOORS = {"epsilon": "epsilon_floor", "epsilon_normalized": "epsilon_normalized_floor"}
 
