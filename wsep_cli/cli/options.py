@@ -30,41 +30,34 @@ _SOURCE_HELP = (
 
 Sources = Annotated[List[str], typer.Argument(metavar="PATH...", help=_SOURCE_HELP, show_default=False)]
 Source = Annotated[str, typer.Argument(metavar="PATH", help=_SOURCE_HELP, show_default=False)]
+
+
+def _option(*flags: str, metavar: Optional[str] = None, help: str) -> typer.models.OptionInfo:
+    """One shared option's declaration: its flags, metavar and help."""
+    return typer.Option(*flags, metavar=metavar, help=help)
+
+
 Layer = Annotated[
-    Optional[str],
-    typer.Option("--layer", metavar="NAME", help="Classifier tensor name as stored (overrides detection)."),
+    Optional[str], _option("--layer", metavar="NAME", help="Classifier tensor name as stored (overrides detection).")
 ]
 Arch = Annotated[
-    Optional[str],
-    typer.Option("--arch", metavar="NAME", help="timm architecture whose pretrained_cfg names the head."),
+    Optional[str], _option("--arch", metavar="NAME", help="timm architecture whose pretrained_cfg names the head.")
 ]
-Labels = Annotated[
-    Optional[Path],
-    typer.Option("--labels", metavar="FILE", help="Text file with one class name per line."),
-]
+Labels = Annotated[Optional[Path], _option("--labels", metavar="FILE", help="Text file with one class name per line.")]
 ClassNames = Annotated[
-    Optional[str],
-    typer.Option("--class-names", metavar="NAME", help="Built-in names: cifar10, cifar100 or imagenet."),
+    Optional[str], _option("--class-names", metavar="NAME", help="Built-in names: cifar10, cifar100 or imagenet.")
 ]
 RandomInit = Annotated[
-    bool,
-    typer.Option("--random-init", help="With timm:NAME, a freshly initialised model instead of its weights."),
+    bool, _option("--random-init", help="With timm:NAME, a freshly initialised model instead of its weights.")
 ]
-Revision = Annotated[
-    Optional[str],
-    typer.Option(
-        "--revision", metavar="REV",
-        help="With hf:ORG/NAME, the branch, tag or commit to read (default main; hf:ORG/NAME@REV also works).",
-    ),
-]
-Device = Annotated[
-    str,
-    typer.Option(
-        "--device", metavar="DEVICE",
-        help="Where the metrics run: cpu (numpy) or cuda / cuda:N (torch); matters for huge heads.",
-    ),
-]
+Revision = Annotated[Optional[str], _option(
+    "--revision", metavar="REV",
+    help="With hf:ORG/NAME, the branch, tag or commit to read (default main; hf:ORG/NAME@REV also works).",
+)]
+Device = Annotated[str, _option(
+    "--device", metavar="DEVICE",
+    help="Where the metrics run: cpu (numpy) or cuda / cuda:N (torch); matters for huge heads.",
+)]
 ReportOutput = Annotated[
-    Optional[Path],
-    typer.Option("--output", "-o", metavar="FILE", help="Write the report here instead of stdout."),
+    Optional[Path], _option("--output", "-o", metavar="FILE", help="Write the report here instead of stdout.")
 ]

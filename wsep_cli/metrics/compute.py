@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, TypedDict
 
 import numpy as np
 
@@ -35,7 +36,12 @@ from wsep_cli.results import (
     SingularValueStats,
 )
 
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
 __all__ = [
+    "MetricsOptions",
     "MetricsConfig",
     "epsilon",
     "epsilon_normalized",
@@ -175,15 +181,17 @@ class MetricsDetail:
     norms: np.ndarray  # ||v_i|| per class
 
 
-def compute_metrics(
-    v: np.ndarray,
-    *,
-    layer: str = "classifier",
-    names: list[str] | None = None,
-    device: str = "cpu",
-    config: MetricsConfig | None = None,
-    top_pairs: int = 0,
-) -> Metrics:
+class MetricsOptions(TypedDict, total=False):
+    """The keyword options of :func:`compute_metrics` and :func:`compute_metrics_detail`."""
+
+    layer: str
+    names: list[str] | None
+    device: str
+    config: MetricsConfig | None
+    top_pairs: int
+
+
+def compute_metrics(v: np.ndarray, **options: Unpack[MetricsOptions]) -> Metrics:
     """All metrics of one classifier matrix V (n classes x m features).
 
     Args:
@@ -203,7 +211,7 @@ def compute_metrics(
         UnreadableError: V is not a non-empty 2-D real matrix.
         UsageError: an unknown or unavailable device.
     """
-    return compute_metrics_detail(v, layer=layer, names=names, device=device, config=config, top_pairs=top_pairs).metrics
+    return compute_metrics_detail(v, **options).metrics
 
 
 def compute_metrics_detail(
@@ -215,7 +223,8 @@ def compute_metrics_detail(
     config: MetricsConfig | None = None,
     top_pairs: int = 0,
 ) -> MetricsDetail:
-    """:func:`compute_metrics`, keeping the singular values and row norms it computed on the way."""
+    """:func:`compute_metrics` (same arguments), keeping the singular values and row norms it computed
+    on the way."""
     cfg = config or MetricsConfig(device=device)
     if config is not None and device != "cpu":
         cfg = replace(cfg, device=device)
