@@ -22,15 +22,16 @@ def open_hf_source(spec: str, *, random_init: bool = False, revision: str | None
     """A reader for ``spec`` when it is a Hugging Face source, else None (the caller opens it by content).
 
     - ``hf:ORG/NAME[@REV]``: a Hub repo, read remotely (header and head bytes only) or from the cache.
-    - ``timm:NAME.TAG`` (and ``timm:NAME`` whose default tag timm names): the ``timm/NAME.TAG`` Hub repo,
-      read the same way with no torch; None for ``--random-init`` or when the repo has no safetensors
-      (the timm reader then builds the model).
+    - ``timm:NAME.TAG``, and ``timm:NAME`` with its default tag from the table generated from timm
+      (:mod:`~wsep_cli.hf.timm_repos`): the ``timm/NAME.TAG`` Hub repo, read the same way with no torch
+      or timm; None for ``--random-init``, a model without a ``timm/`` repo, or when the repo cannot
+      serve safetensors (the timm reader then builds the model).
     - a folder with ``config.json`` (or ``pytorch_model.bin.index.json``): the local model.
 
     ``revision`` (``--revision``) applies to an ``hf:`` spec that names none.
 
     Raises:
-        UsageError: a bad repo id, a missing or gated repo or revision (exit 2).
+        UsageError: a bad repo id, a missing or gated repo or revision, an unknown timm name (exit 2).
         UsageError: not cached while offline (exit 2, like a missing path).
         UnreadableError: no safetensors in the repo, corrupt files (exit 4).
     """
@@ -42,9 +43,14 @@ def open_hf_source(spec: str, *, random_init: bool = False, revision: str | None
     if spec.startswith("timm:"):
         if random_init:
             return None
+        from wsep_cli.hf.timm_repos import timm_hub_repo
+
+        repo_id = timm_hub_repo(spec[len("timm:"):])
+        if repo_id is None:
+            return None
         from wsep_cli.hf.remote import open_timm_repo
 
-        return open_timm_repo(spec[len("timm:"):].strip(), spec_text=spec)
+        return open_timm_repo(repo_id, spec_text=spec)
     path = Path(spec)
     if path.is_dir():
         from wsep_cli.hf.folder import open_folder

@@ -1,7 +1,8 @@
 """Sharded PyTorch weights: ``pytorch_model.bin.index.json`` and the ``.bin`` shards it names.
 
 Each shard is read by wsep's own restricted unpickler (:class:`~wsep_cli.readers.pytorch.reader.TorchReader`),
-never by ``torch.load``; shard names must stay inside the folder. A shard is opened only when one of
+never by ``torch.load``; shard names must stay inside the folder (or, in a Hugging Face cache
+snapshot, inside the repo's cache folder). A shard is opened only when one of
 its tensors is asked for (listing the tensors opens every shard's pickle, never a tensor's bytes).
 """
 
@@ -16,9 +17,9 @@ from typing import ClassVar
 import numpy as np
 
 from wsep_cli.errors import UnreadableError
-from wsep_cli.readers._paths import resolve_inside
 from wsep_cli.readers.base import Reader, TensorInfo
 from wsep_cli.readers.pytorch.reader import TorchReader
+from wsep_cli.readers.safetensors.hub_cache import shard_path
 from wsep_cli.readers.safetensors.sharded import MAX_INDEX_BYTES
 
 __all__ = ["ShardedTorchReader"]
@@ -50,12 +51,12 @@ class ShardedTorchReader(Reader):
         if not isinstance(wmap, dict) or not wmap or not all(isinstance(v, str) for v in wmap.values()):
             raise UnreadableError(f"{self.path}: the index has no weight_map naming tensors and shards")
         for shard in set(wmap.values()):
-            resolve_inside(self.path.parent, shard, what="shard")
+            shard_path(self.path.parent, shard)
         self._weight_map = dict(wmap)
 
     def _shard(self, shard: str) -> TorchReader:
         if shard not in self._shards:
-            self._shards[shard] = TorchReader(resolve_inside(self.path.parent, shard, what="shard"))
+            self._shards[shard] = TorchReader(shard_path(self.path.parent, shard))
         return self._shards[shard]
 
     def tensors(self) -> list[TensorInfo]:

@@ -20,7 +20,7 @@ from wsep_cli.hf.config import read_config
 from wsep_cli.hf.hub import HubRepo
 from wsep_cli.hf.model import HFModelReader
 from wsep_cli.hf.ranges import RangeCache
-from wsep_cli.hf.spec import HubSpec, parse_hf_spec, timm_repo_of
+from wsep_cli.hf.spec import HubSpec, parse_hf_spec
 from wsep_cli.readers.base import Reader, TensorInfo
 from wsep_cli.readers.safetensors.reader import SafetensorsReader, decode_tensor, parse_header_bytes
 from wsep_cli.readers.safetensors.sharded import MAX_INDEX_BYTES
@@ -177,29 +177,13 @@ def _exists(repo: HubRepo, name: str) -> bool:
     return True
 
 
-def open_timm_repo(name: str, *, spec_text: str) -> HFModelReader | None:
-    """``timm:NAME[.TAG]`` read from the ``timm/NAME.TAG`` Hub repo without torch.
+def open_timm_repo(repo_id: str, *, spec_text: str) -> HFModelReader | None:
+    """``timm:NAME[.TAG]`` read from its Hub repo ``repo_id`` (``timm/NAME.TAG``) without torch or timm.
 
-    An untagged name asks timm's registry for the default tag (that imports timm). Returns None
-    when the repo cannot serve safetensors, so the timm reader builds the model instead.
+    Returns None when the repo cannot serve safetensors (offline and not cached, no safetensors, no
+    such repo), so the timm reader builds the model instead and says what to do.
     """
-    repo_id = timm_repo_of(name) or _default_timm_repo(name)
-    if repo_id is None:
-        return None
     try:
         return open_hub_repo(parse_hf_spec(f"hf:{repo_id}"), spec_text=spec_text)
     except WsepError:
-        return None  # offline and not cached, no safetensors, no such repo: the timm reader says what to do
-
-
-def _default_timm_repo(name: str) -> str | None:
-    try:
-        import timm
-    except ImportError:
         return None
-    try:
-        cfg = timm.models.get_pretrained_cfg(name)
-    except Exception:  # noqa: BLE001 - an unknown name: the timm reader says so
-        return None
-    hub_id = getattr(cfg, "hf_hub_id", None) if cfg is not None else None
-    return hub_id if isinstance(hub_id, str) and hub_id.startswith("timm/") else None

@@ -54,7 +54,7 @@ def parse_hf_spec(spec: str, *, revision: str | None = None) -> HubSpec:
 def timm_repo_of(name: str) -> str | None:
     """The Hub repo of a tagged timm model (``resnet18.a1_in1k`` -> ``timm/resnet18.a1_in1k``).
 
-    An untagged name (``resnet18``) has a default tag only timm itself knows: None.
+    An untagged name (``resnet18``): None here; :func:`wsep_cli.hf.timm_repos.timm_hub_repo` gives its default.
     """
     name = name.strip()
     if "." not in name or not _REPO.fullmatch(f"timm/{name}"):

@@ -20,16 +20,21 @@ __all__ = ["resolve_inside"]
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
 
-def resolve_inside(folder: Path, name: object, *, what: str = "file") -> Path:
+def resolve_inside(folder: Path, name: object, *, what: str = "file", within: Path | None = None,
+                   within_what: str = "the model's folder") -> Path:
     """The real path of ``folder/name``, refusing anything that could leave ``folder``.
 
     Args:
         folder: the directory the name is relative to (the model's or index's folder).
         name: the relative file name as stored in the checkpoint.
         what: what the name refers to, for the message ("ONNX external data", "shard").
+        within: where symlinks may lead (default ``folder``): a Hugging Face cache snapshot's files
+            are symlinks into ``../../blobs``, so its shards may resolve anywhere in the repo's cache
+            folder. The name itself is checked the same either way.
+        within_what: how the message names ``within``.
 
     Returns:
-        ``os.path.realpath(folder / name)``, guaranteed to lie strictly inside ``realpath(folder)``.
+        ``os.path.realpath(folder / name)``, guaranteed to lie strictly inside ``realpath(within or folder)``.
 
     Raises:
         UnsafeError: the name is not a string, is empty, absolute (POSIX, UNC or drive letter), has a
@@ -55,15 +60,16 @@ def resolve_inside(folder: Path, name: object, *, what: str = "file") -> Path:
         raise UnsafeError(
             f"{folder}: {what} name {name!r} climbs out of the folder with '..'; refusing it"
         )
-    base = os.path.realpath(folder)
-    real = os.path.realpath(os.path.join(base, name))
+    base = os.path.realpath(within if within is not None else folder)
+    real = os.path.realpath(os.path.join(os.path.realpath(folder), name))
     try:
         inside = os.path.commonpath([base, real]) == base and real != base
     except ValueError:  # different drives on Windows
         inside = False
     if not inside:
+        where = within_what if within is None else f"{within_what} {base}"
         raise UnsafeError(
-            f"{folder}: {what} name {name!r} resolves to {real}, outside the model's folder "
+            f"{folder}: {what} name {name!r} resolves to {real}, outside {where} "
             "(a symlink leading out?); refusing it"
         )
     try:

@@ -1,8 +1,10 @@
 """Sharded safetensors: a model folder with ``*.safetensors.index.json``, or the index file itself.
 
 The index's ``weight_map`` says which shard holds each tensor. Every shard name must resolve inside
-the index's folder (:func:`wsep_cli.readers._paths.resolve_inside`), checked for all shards when the
-index is opened. Shard headers are parsed only when a tensor's shape or data is asked for, once per
+the index's folder (:func:`wsep_cli.readers._paths.resolve_inside`), or, in a Hugging Face cache
+snapshot whose files are symlinks into ``../../blobs``, inside that repo's cache folder
+(:func:`~wsep_cli.readers.safetensors.hub_cache.shard_path`); all shards are checked when the index
+is opened. Shard headers are parsed only when a tensor's shape or data is asked for, once per
 shard; tensor bodies are never read except the one :meth:`ShardedSafetensorsReader.load` returns.
 A folder with no index but a single ``*.safetensors`` file (``model.safetensors``) opens that file.
 """
@@ -18,8 +20,8 @@ from typing import ClassVar
 import numpy as np
 
 from wsep_cli.errors import UnreadableError
-from wsep_cli.readers._paths import resolve_inside
 from wsep_cli.readers.base import Reader, TensorInfo
+from wsep_cli.readers.safetensors.hub_cache import shard_path
 from wsep_cli.readers.safetensors.reader import SafetensorsReader
 
 __all__ = ["ShardedSafetensorsReader", "MAX_INDEX_BYTES"]
@@ -106,7 +108,7 @@ class ShardedSafetensorsReader(Reader):
             raise UnreadableError(f"{self.path}: not a safetensors index or model folder")
         self._weight_map, self._metadata = _read_index(index)
         for shard in dict.fromkeys(self._weight_map.values()):
-            self._shard_paths[shard] = resolve_inside(index.parent, shard, what="shard")
+            self._shard_paths[shard] = shard_path(index.parent, shard)
 
     def _shard(self, shard: str) -> SafetensorsReader:
         reader = self._shards.get(shard)
