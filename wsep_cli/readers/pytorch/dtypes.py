@@ -39,6 +39,12 @@ class DType:
     def loadable(self) -> bool:
         return self.kind in ("native", "bf16", "f8", "c32")
 
+    def __setstate__(self, state: object) -> None:
+        # A pickle's BUILD on the global torch.float32 would otherwise rewrite it for the whole process.
+        from wsep_cli.readers.pytorch.inert import BadPickle
+
+        raise BadPickle(f"BUILD sets attributes on the global torch.{self.name}; refused")
+
 
 def _d(name: str, raw: str, itemsize: int, kind: str = "native") -> DType:
     return DType(name, raw, itemsize, kind)

@@ -9,18 +9,21 @@ other global is refused by :func:`resolve_global` returning ``None``.
 
 from __future__ import annotations
 
-from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from typing import Any, Callable
 
 from wsep_cli.readers.pytorch.inert import (
     SAFE_BUILTINS,
     BadPickle,
+    CounterRecord,
     InertObject,
     NamespaceRecord,
+    SafeCall,
     ScriptObject,
+    StateDict,
     Tag,
     check_ints,
+    short_repr,
 )
 from wsep_cli.readers.pytorch.dtypes import DTYPES, STORAGE_DTYPES, DType
 from wsep_cli.readers.base import shape_numel
@@ -58,22 +61,63 @@ class StorageRef:
     def nbytes(self) -> int:
         return self.numel * self.dtype.itemsize
 
+    def __setstate__(self, state: object) -> None:
+        # frozen only against Python code: CPython's BUILD writes __dict__ directly
+        raise BadPickle(f"BUILD sets attributes on storage {self.key!r}; torch refuses this and so does wsep")
+
+
+# Attributes that torch.Tensor defines as data descriptors (torch 2.14): setting one from a pickled
+# state (``_rebuild_from_type_v2``, ``_rebuild_parameter_with_state``) may replace the tensor's values
+# (``data``, ``real``, ``imag``) or its type; wsep refuses any state that names one.
+# tests/readers/pytorch/test_build_state.py checks this list against the installed torch.
+TENSOR_DESCRIPTORS = frozenset((
+    "H T __class__ __cuda_array_interface__ __dict__ __weakref__ _backward_hooks _base _cdata _grad "
+    "_grad_fn _has_symbolic_sizes_strides _post_accumulate_grad_hooks _python_dispatch _version data "
+    "device dtype grad grad_dtype grad_fn imag is_cpu is_cuda is_ipu is_leaf is_maia is_meta is_mkldnn "
+    "is_mps is_mtia is_nested is_quantized is_sparse is_sparse_csr is_vulkan is_xla is_xpu itemsize "
+    "layout mH mT name names nbytes ndim output_nr real requires_grad retains_grad shape volatile"
+).split())
+
+
+def _check_tensor_state(state: object) -> None:
+    """A tensor's pickled Python attributes (``obj.__dict__`` or ``(dict, slots)``): plain names only."""
+    parts = state if isinstance(state, tuple) and len(state) == 2 else (state,)
+    for part in parts:
+        if part is None:
+            continue
+        if not isinstance(part, dict):
+            raise BadPickle(f"a tensor's attribute state is a {type(part).__name__}, not a dict")
+        for key in part:
+            if not isinstance(key, str) or key in TENSOR_DESCRIPTORS or key.startswith("__"):
+                raise BadPickle(
+                    f"a tensor's pickled state sets {short_repr(key)}, which would change the tensor "
+                    "torch loads (its data, type or autograd state); refused"
+                )
+
 
 class TensorRef:
     """A tensor as ``storage[offset:]`` viewed with ``shape`` and ``stride`` (elements of ``dtype``).
 
     ``storage`` is ``None`` for meta tensors, which have no data. Quantized tensors keep their raw
-    integer dtype (``qint8``, ...) and are listed but not loaded.
+    integer dtype (``qint8``, ...) and are listed but not loaded. ``neg`` and ``conj`` are torch's lazy
+    negation and conjugation bits (``torch._neg_view``, ``x.conj()`` saved unresolved): the values torch
+    loads are ``-stored`` / ``conj(stored)``, and so are wsep's.
     """
 
-    __slots__ = ("storage", "offset", "shape", "stride", "dtype")
+    __slots__ = ("storage", "offset", "shape", "stride", "dtype", "neg", "conj")
 
     def __init__(self, storage: StorageRef | None, offset: int, shape: tuple[int, ...],
-                 stride: tuple[int, ...], dtype: DType) -> None:
+                 stride: tuple[int, ...], dtype: DType, neg: bool = False, conj: bool = False) -> None:
         self.storage, self.offset, self.shape, self.stride, self.dtype = storage, offset, shape, stride, dtype
+        self.neg, self.conj = neg, conj
 
     def __setstate__(self, state: object) -> None:
-        """BUILD on a tensor (Python attributes of a parameter) is recorded nowhere: it is not data."""
+        """BUILD on a tensor. torch calls ``Tensor.__setstate__``: a 4-tuple re-points the tensor at
+        another storage (``set_``), a 5-tuple replaces its data; a 3-tuple (requires_grad, _, hooks)
+        changes no value. Only the last (or nothing) is accepted."""
+        if state is None or (isinstance(state, tuple) and len(state) == 3):
+            return
+        raise BadPickle("BUILD on a tensor with a state that would replace its data (legacy set_); refused")
 
     @property
     def numel(self) -> int:
@@ -120,18 +164,30 @@ def _rebuild_tensor(storage: object, storage_offset: object, size: object, strid
     return _tensor(storage, storage_offset, size, stride, dtype)
 
 
+def _with_metadata(t: TensorRef, metadata: object) -> TensorRef:
+    """torch's ``set_tensor_metadata``: ``{"neg": True}`` / ``{"conj": True}`` set the lazy bits."""
+    if not metadata:
+        return t
+    if not isinstance(metadata, dict) or not set(metadata) <= {"neg", "conj"}:
+        raise UnsupportedTensor(f"tensor metadata {short_repr(metadata)} is not supported")
+    t.neg, t.conj = bool(metadata.get("neg")), bool(metadata.get("conj"))
+    if t.conj and t.dtype.name not in ("complex32", "complex64", "complex128"):
+        raise BadPickle(f"a {t.dtype.name} tensor carries the conjugate bit, which torch sets only on complex tensors")
+    return t
+
+
 def _rebuild_tensor_v2(storage: object, storage_offset: object, size: object, stride: object,
                        requires_grad: object = False, backward_hooks: object = None,
                        metadata: object = None) -> TensorRef:
-    return _rebuild_tensor(storage, storage_offset, size, stride)
+    return _with_metadata(_rebuild_tensor(storage, storage_offset, size, stride), metadata)
 
 
 def _rebuild_tensor_v3(storage: object, storage_offset: object, size: object, stride: object,
                        requires_grad: object, backward_hooks: object, dtype: object,
                        metadata: object = None) -> TensorRef:
     if not isinstance(dtype, DType):
-        raise BadPickle(f"tensor dtype {dtype!r} is not a torch dtype")
-    return _tensor(storage, storage_offset, size, stride, dtype)
+        raise BadPickle(f"tensor dtype {short_repr(dtype)} is not a torch dtype")
+    return _with_metadata(_tensor(storage, storage_offset, size, stride, dtype), metadata)
 
 
 def _rebuild_qtensor(storage: object, storage_offset: object, size: object, stride: object,
@@ -143,7 +199,7 @@ def _rebuild_qtensor(storage: object, storage_offset: object, size: object, stri
 def _rebuild_meta_tensor_no_storage(dtype: object, size: object, stride: object,
                                     requires_grad: object = False) -> TensorRef:
     if not isinstance(dtype, DType):
-        raise BadPickle(f"tensor dtype {dtype!r} is not a torch dtype")
+        raise BadPickle(f"tensor dtype {short_repr(dtype)} is not a torch dtype")
     shape, strides = check_ints(size, "size"), check_ints(stride, "stride")
     return TensorRef(None, 0, shape, strides, dtype)
 
@@ -153,6 +209,12 @@ def _rebuild_parameter(data: object, requires_grad: object = True, backward_hook
     if not isinstance(data, TensorRef):
         raise BadPickle("a parameter is rebuilt from something that is not a tensor")
     return data
+
+
+def _rebuild_parameter_with_state(data: object, requires_grad: object = True, backward_hooks: object = None,
+                                  state: object = None) -> TensorRef:
+    _check_tensor_state(state)
+    return _rebuild_parameter(data)
 
 
 def _rebuild_device_tensor_from_cpu_tensor(data: object, dtype: object, device: object,
@@ -170,7 +232,7 @@ _REBUILDERS: dict[str, Callable[..., TensorRef]] = {
     "_rebuild_qtensor": _rebuild_qtensor,
     "_rebuild_meta_tensor_no_storage": _rebuild_meta_tensor_no_storage,
     "_rebuild_parameter": _rebuild_parameter,
-    "_rebuild_parameter_with_state": _rebuild_parameter,
+    "_rebuild_parameter_with_state": _rebuild_parameter_with_state,
     "_rebuild_device_tensor_from_cpu_tensor": _rebuild_device_tensor_from_cpu_tensor,
 }
 _UNSUPPORTED = {
@@ -190,10 +252,13 @@ def _unsupported(what: str) -> Callable[..., TensorRef]:
 
 
 def _rebuild_from_type_v2(func: object, new_type: object, args: object, state: object) -> TensorRef:
-    if func not in _REBUILDERS.values() or not isinstance(args, tuple):
+    if not (isinstance(func, SafeCall) and func.fn in _REBUILDERS.values()) or not isinstance(args, tuple):
         raise BadPickle("_rebuild_from_type_v2 is asked to call something that is not a tensor rebuild")
     if not (isinstance(new_type, Tag) and new_type.name in _TENSOR_TYPES):
-        raise UnsupportedTensor(f"the checkpoint holds a tensor subclass {new_type!r}, which wsep does not read")
+        raise UnsupportedTensor(
+            f"the checkpoint holds a tensor subclass {short_repr(new_type)}, which wsep does not read"
+        )
+    _check_tensor_state(state)  # torch setattr()s each entry on the rebuilt tensor
     return func(*args)
 
 
@@ -201,17 +266,18 @@ def _rebuild_from_type_v2(func: object, new_type: object, args: object, state: o
 
 def _build_table() -> dict[str, Any]:
     t: dict[str, Any] = {
-        "collections.OrderedDict": OrderedDict,
-        "collections.Counter": Counter,
-        "builtins.set": set,
+        "collections.OrderedDict": StateDict,
+        "collections.Counter": CounterRecord,
+        "builtins.set": set,  # built-in types: BUILD can set no attribute on them or their instances
         "builtins.frozenset": frozenset,
-        "torch._tensor._rebuild_from_type_v2": _rebuild_from_type_v2,
+        "torch._tensor._rebuild_from_type_v2": SafeCall("torch._tensor._rebuild_from_type_v2",
+                                                        _rebuild_from_type_v2),
         **{k: v for k, v in SAFE_BUILTINS.items() if not k.startswith("torch.jit.")},
     }
     for name, fn in _REBUILDERS.items():
-        t[f"torch._utils.{name}"] = fn
+        t[f"torch._utils.{name}"] = SafeCall(f"torch._utils.{name}", fn)
     for name, what in _UNSUPPORTED.items():
-        t[f"torch._utils.{name}"] = _unsupported(what)
+        t[f"torch._utils.{name}"] = SafeCall(f"torch._utils.{name}", _unsupported(what))
     for name in _TENSOR_TYPES:
         t[name] = Tag(name)
     for name, dtype in STORAGE_DTYPES.items():
@@ -231,7 +297,7 @@ def _build_table() -> dict[str, Any]:
 _TABLE = _build_table()
 _JIT_IDENTITY = SAFE_BUILTINS["torch.jit._pickle.restore_type_tag"]
 _TORCHSCRIPT: dict[str, Any] = {
-    f"torch.jit._pickle.{name}": _JIT_IDENTITY
+    f"torch.jit._pickle.{name}": SafeCall(f"torch.jit._pickle.{name}", _JIT_IDENTITY.fn)
     for name in ("restore_type_tag", "build_intlist", "build_doublelist", "build_boollist", "build_tensorlist")
 }
 

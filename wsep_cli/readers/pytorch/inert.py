@@ -5,11 +5,22 @@ Nothing here imports or calls what the pickle names: ``argparse.Namespace`` obje
 arguments and state; numpy scalars and numeric arrays are rebuilt from raw bytes with
 ``np.frombuffer`` (object arrays are refused). The builtins accept only the arguments a pickler writes
 (``bytearray(10**12)`` is refused rather than allocated).
+
+No object the unpickler hands out accepts a BUILD that would change it: the table's globals are shared
+by every file wsep reads in one process, and BUILD (``inst.__dict__.update(state)`` or
+``setattr(inst, k, v)`` in CPython's unpickler) would otherwise let one file rewrite
+``torch.FloatStorage``'s dtype or ``collections.Counter.items`` for every file after it. Callables are
+wrapped in :class:`SafeCall`, markers are :class:`Tag` objects, and both refuse BUILD; the two
+containers torch lets a pickle BUILD (``OrderedDict`` for a state_dict's ``_metadata``, ``Counter``) are
+subclasses that keep such attributes aside, where they cannot shadow a method.
 """
 
 from __future__ import annotations
 
 import re
+import reprlib
+from collections import Counter, OrderedDict
+from typing import Any, Callable
 
 import numpy as np
 
@@ -21,7 +32,11 @@ __all__ = [
     "NumpyDType",
     "NumpyArray",
     "Tag",
+    "SafeCall",
+    "StateDict",
+    "CounterRecord",
     "check_ints",
+    "short_repr",
     "SAFE_BUILTINS",
 ]
 
@@ -57,8 +72,22 @@ class NamespaceRecord(InertObject):
     wsep_class = "argparse.Namespace"
 
 
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother = 3, 40, 40
+
+
+def short_repr(value: object) -> str:
+    """``repr`` bounded in depth and length: a pickle's shared-reference DAG of 2**60 paths prints in
+    microseconds here, where plain ``repr`` (an f-string's ``!r``) would never finish."""
+    return _REPR.repr(value)
+
+
+def _refuse_build(name: str) -> BadPickle:
+    return BadPickle(f"BUILD sets attributes on {name}; torch.save never writes this and wsep refuses it")
+
+
 class Tag:
-    """A named marker for a type (``torch.Tensor``, ``numpy.ndarray``); not callable."""
+    """A named marker for a type (``torch.Tensor``, ``numpy.ndarray``); not callable, not BUILD-able."""
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -66,13 +95,58 @@ class Tag:
     def __repr__(self) -> str:
         return f"<{self.name}>"
 
+    def __setstate__(self, state: object) -> None:
+        raise _refuse_build(f"the global {self.name}")
+
+
+class SafeCall:
+    """A table callable as the pickle sees it: it calls ``fn`` and refuses BUILD (no ``__dict__``)."""
+
+    __slots__ = ("name", "fn")
+
+    def __init__(self, name: str, fn: Callable[..., Any]) -> None:
+        self.name, self.fn = name, fn
+
+    def __call__(self, *args: object, **kwargs: object) -> object:
+        return self.fn(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<{self.name}>"
+
+    def __setstate__(self, state: object) -> None:
+        raise _refuse_build(f"the global {self.name}")
+
+
+def _keep_attributes(obj: dict, state: object, what: str) -> None:
+    """torch's BUILD on an OrderedDict/Counter: ``__dict__.update(state)``. Kept in ``wsep_attrs``
+    instead, so that no key can shadow ``items`` or ``get`` for the code that walks the checkpoint."""
+    if state is None:
+        return
+    if not isinstance(state, dict):
+        raise BadPickle(f"BUILD on {what} with a {type(state).__name__} state; torch.save writes a dict")
+    obj.__dict__.setdefault("wsep_attrs", {}).update(state)
+
+
+class StateDict(OrderedDict):
+    """``collections.OrderedDict`` as unpickled; BUILD state (``_metadata``) goes to ``wsep_attrs``."""
+
+    def __setstate__(self, state: object) -> None:
+        _keep_attributes(self, state, "an OrderedDict")
+
+
+class CounterRecord(Counter):
+    """``collections.Counter`` as unpickled; BUILD state goes to ``wsep_attrs``."""
+
+    def __setstate__(self, state: object) -> None:
+        _keep_attributes(self, state, "a Counter")
+
 
 def check_ints(value: object, what: str) -> tuple[int, ...]:
     """``value`` as a tuple of non-negative ints (a shape or strides), or :class:`BadPickle`."""
     if not isinstance(value, (tuple, list)) or len(value) > MAX_NDIM:
         raise BadPickle(f"tensor {what} is not a sequence of at most {MAX_NDIM} integers")
     if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value):
-        raise BadPickle(f"tensor {what} {value!r} holds a negative or non-integer entry")
+        raise BadPickle(f"tensor {what} {short_repr(value)} holds a negative or non-integer entry")
     return tuple(value)
 
 
@@ -125,7 +199,7 @@ class NumpyDType(InertObject):
     def numpy(self) -> np.dtype:
         code = self.args[0] if self.args else None
         if not isinstance(code, str) or not _NP_CODE.match(code):
-            raise BadPickle(f"numpy dtype {code!r} is not a plain numeric type")
+            raise BadPickle(f"numpy dtype {short_repr(code)} is not a plain numeric type")
         order = self.state[1] if isinstance(self.state, tuple) and len(self.state) > 1 else "="
         dt = np.dtype(code)
         return dt.newbyteorder(order) if order in ("<", ">") and dt.itemsize > 1 else dt
@@ -165,19 +239,22 @@ def _np_reconstruct(cls: object, shape: object = (0,), code: object = b"b") -> N
     return NumpyArray.__new__(NumpyArray)
 
 
-SAFE_BUILTINS: dict[str, object] = {
+_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "builtins.bytearray": _bytearray,
     "builtins.complex": _complex,
     "_codecs.encode": _encode,
     "torch.Size": _size,
     "torch.device": _device,
     "torch.serialization._get_layout": _identity,
-    "argparse.Namespace": NamespaceRecord,
-    "numpy.dtype": NumpyDType,
-    "numpy.ndarray": Tag("numpy.ndarray"),
     "numpy.core.multiarray.scalar": _np_scalar,
     "numpy._core.multiarray.scalar": _np_scalar,
     "numpy.core.multiarray._reconstruct": _np_reconstruct,
     "numpy._core.multiarray._reconstruct": _np_reconstruct,
     "torch.jit._pickle.restore_type_tag": _identity,
+}
+SAFE_BUILTINS: dict[str, object] = {
+    **{name: SafeCall(name, fn) for name, fn in _FUNCTIONS.items()},
+    "argparse.Namespace": NamespaceRecord,
+    "numpy.dtype": NumpyDType,
+    "numpy.ndarray": Tag("numpy.ndarray"),
 }

@@ -15,16 +15,42 @@ import struct
 from pathlib import Path
 from typing import BinaryIO
 
-from wsep_cli.errors import UnreadableError
+from wsep_cli.errors import UnreadableError, UnsafeError
 from wsep_cli.readers.pytorch.globals import StorageRef
 from wsep_cli.readers.pytorch.unpickle import scan_pickle, unpickle
 
-__all__ = ["LegacyCheckpoint", "MAGIC_NUMBER", "PROTOCOL_VERSION"]
+__all__ = ["LegacyCheckpoint", "MAGIC_NUMBER", "PROTOCOL_VERSION", "is_tar_header"]
 
 MAGIC_NUMBER = 0x1950A86A20F9469CFC6C
 PROTOCOL_VERSION = 1001
 _SMALL_PICKLE = 1 << 20
 _KEYS_PICKLE = 64 << 20
+
+
+def _tar_number(field: bytes) -> int | None:
+    if field[:1] in (b"\x80", b"\xff"):  # GNU base-256
+        n = int.from_bytes(field[1:], "big")
+        return n - (1 << (8 * len(field) - 8)) if field[:1] == b"\xff" else n
+    text = field.split(b"\0", 1)[0].strip()
+    try:
+        return int(text or b"0", 8)
+    except ValueError:
+        return None
+
+
+def is_tar_header(block: bytes) -> bool:
+    """Whether ``block`` (a file's first 512 bytes) passes ``tarfile``'s header check.
+
+    torch.load tries its old tar format before the legacy pickles, so a file that is both would be
+    read as the tar by torch and as the pickles by wsep.
+    """
+    if len(block) != 512 or block.count(0) == 512:
+        return False
+    chksum = _tar_number(block[148:156])
+    blank = block[:148] + b" " * 8 + block[156:]
+    unsigned = sum(blank)
+    signed = sum(b - 256 if b > 127 else b for b in blank)
+    return chksum is not None and chksum in (unsigned, signed)
 
 
 class LegacyCheckpoint:
@@ -37,6 +63,12 @@ class LegacyCheckpoint:
         self.storages: dict[str, StorageRef] = {}
         self._offsets: dict[str, tuple[int, int]] = {}
         with path.open("rb") as fh:
+            if is_tar_header(fh.read(512)):
+                raise UnsafeError(
+                    f"{path}: the file is also a tar archive (torch's pre-1.0 tar format), which "
+                    "torch.load would read instead of the pickles wsep reads; refused"
+                )
+            fh.seek(0)
             self._header(fh)
             data = scan_pickle(fh, path=path, what="the object pickle")
             self.root = unpickle(data, path=path, what="the object pickle", on_storages=self.storages.update)
@@ -81,7 +113,7 @@ class LegacyCheckpoint:
                     f"{self.path}: storage {key!r} claims {count} elements, past the end of the "
                     f"{self.size}-byte file (truncated)"
                 )
-            if nbytes < ref.nbytes:
+            if nbytes != ref.nbytes:  # torch's reader insists on the exact size too
                 raise UnreadableError(
                     f"{self.path}: storage {key!r} should hold {ref.nbytes} bytes but the file has {nbytes}"
                 )

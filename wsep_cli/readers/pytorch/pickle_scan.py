@@ -13,12 +13,22 @@ from pathlib import Path
 from typing import BinaryIO
 
 from wsep_cli.errors import UnreadableError, UnsafeError
+from wsep_cli.readers.pytorch.pickle_effects import (
+    ADD1, ADD_MARK, ADDITEMS, CALL, COLLECT, COLLECT_MARK, COLLECT_MARK_HASHED, DICT, DUP, EFFECT, EXT, GET,
+    MARK, MEMOIZE, POP, POP_MARK, PUSH, PUT, SETITEM, SETITEMS, STOP,
+)
 
 __all__ = ["scan_pickle", "MAX_PICKLE_BYTES", "MAX_MARK_DEPTH", "MAX_MEMO_INDEX", "OPCODE_ARGS", "OPCODES_POPPING_MARK"]
 
 MAX_PICKLE_BYTES = 256 * 1024 * 1024
 MAX_MARK_DEPTH = 1000
 MAX_MEMO_INDEX = 10_000_000
+# Hashing budget (in tree nodes of the keys, set items and call arguments): generous for any pickle
+# whose size is its content (each such node costs at least one opcode), exponentially short of a
+# memo-expansion bomb.
+MAX_HASHED = 1_000_000
+HASHED_PER_OPCODE = 8
+_CAP = 1 << 48
 
 # The argument layout of every pickle opcode (protocols 0-5), as documented in :mod:`pickletools`.
 # Written out here because importing pickletools costs ~20 ms of ``wsep score`` start-up;
@@ -43,12 +53,8 @@ _KIND: list[int | None] = [None] * 256
 for _kind, _codes in OPCODE_ARGS.items():
     for _c in _codes:
         _KIND[_c] = _kind
-_POPS_MARK = bytearray(256)
-for _c in OPCODES_POPPING_MARK:
-    _POPS_MARK[_c] = 1
-_MARK, _STOP = ord("("), ord(".")
-_PUT1, _PUT4, _PUT0 = ord("q"), ord("r"), ord("p")
-_EXT = {0x82, 0x83, 0x84}
+_MEMO_BIN = frozenset(b"qrhj")  # BINPUT LONG_BINPUT BINGET LONG_BINGET
+_MEMO_TEXT = frozenset(b"pg")  # PUT GET
 
 
 class _Truncated(Exception):
@@ -103,8 +109,14 @@ def scan_pickle(fh: BinaryIO, *, path: Path, what: str, limit: int = MAX_PICKLE_
 
 
 def _walk(buf: _Buffer, path: Path, what: str) -> int:
-    data, pos, ops, marks = buf.data, 0, 0, 0
-    kinds, pops_mark = _KIND, _POPS_MARK
+    data, pos, ops = buf.data, 0, 0
+    kinds, effects = _KIND, EFFECT
+    # the weight model (see pickle_effects): one int per stack item, mark positions, memo weights
+    stack: list[int] = []
+    marks: list[int] = []
+    memo: dict[int, int] = {}
+    hashed = 0
+    index = 0
     while True:
         if pos >= len(data):
             buf.need(pos + 1)
@@ -112,26 +124,13 @@ def _walk(buf: _Buffer, path: Path, what: str) -> int:
         pos += 1
         ops += 1
         kind = kinds[code]
-        if kind == 0:
-            if code == _MARK:
-                marks += 1
-                if marks > MAX_MARK_DEPTH:
-                    raise UnreadableError(f"{path}: {what} nests deeper than {MAX_MARK_DEPTH} levels; refused")
-            elif pops_mark[code]:
-                marks -= 1
-            elif code == _STOP:
-                return pos
-        elif kind is None:
+        if kind is None:
             raise ValueError(f"unknown opcode {code:#04x} at byte {pos - 1}")
-        elif kind > 0:
+        if kind > 0:
             if pos + kind > len(data):
                 buf.need(pos + kind)
-            if code in (_PUT1, _PUT4):
-                _check_memo(int.from_bytes(data[pos:pos + kind], "little"), ops, path, what)
-            elif code in _EXT:
-                raise UnsafeError(
-                    f"{path}: {what} uses the copyreg extension registry; refused, torch.save never writes it"
-                )
+            if code in _MEMO_BIN:
+                index = int.from_bytes(data[pos:pos + kind], "little")
             pos += kind
         elif kind <= -10:
             width = -kind - 10
@@ -143,15 +142,85 @@ def _walk(buf: _Buffer, path: Path, what: str) -> int:
             pos += width + n
             if pos > len(data):
                 buf.need(pos)
-        else:
+        elif kind < 0:
             for _ in range(-kind):
                 nl = data.find(b"\n", pos)
                 while nl < 0:
                     buf.need(len(data) + 1)
                     nl = data.find(b"\n", pos)
-                if code == _PUT0:
-                    _check_memo(int(bytes(data[pos:nl])), ops, path, what)
+                if code in _MEMO_TEXT:
+                    index = int(bytes(data[pos:nl]))
                 pos = nl + 1
+
+        effect = effects[code]
+        if effect == PUSH:
+            stack.append(1)
+        elif effect == PUT:
+            _check_memo(index, ops, path, what)
+            memo[index] = stack[-1] if stack else 1
+        elif effect == GET:
+            stack.append(memo.get(index, 1))
+        elif effect >= CALL:
+            n = effect - CALL
+            w = sum(stack[-n:]) if len(stack) >= n else sum(stack)
+            hashed += w - (stack[-n] if len(stack) >= n else 0)
+            del stack[-n:]
+            stack.append(min(1 + w, _CAP))
+        elif effect >= COLLECT:
+            n = effect - COLLECT
+            w = sum(stack[-n:])
+            del stack[-n:]
+            stack.append(min(1 + w, _CAP))
+        elif effect == MARK:
+            marks.append(len(stack))
+            if len(marks) > MAX_MARK_DEPTH:
+                raise UnreadableError(f"{path}: {what} nests deeper than {MAX_MARK_DEPTH} levels; refused")
+        elif ADD_MARK <= effect <= COLLECT_MARK_HASHED:  # every opcode that pops to the mark
+            m = marks.pop() if marks else 0
+            items = stack[m:]
+            del stack[m:]
+            w = sum(items)
+            if effect in (SETITEMS, DICT):
+                hashed += sum(items[::2])
+            elif effect in (ADDITEMS, COLLECT_MARK_HASHED):
+                hashed += w
+            if effect >= COLLECT_MARK:
+                stack.append(min(1 + w, _CAP))
+            elif stack:
+                stack[-1] = min(stack[-1] + w, _CAP)
+        elif effect == ADD1:
+            w = stack.pop() if stack else 0
+            if stack:
+                stack[-1] = min(stack[-1] + w, _CAP)
+        elif effect == SETITEM:
+            v = stack.pop() if stack else 0
+            k = stack.pop() if stack else 0
+            hashed += k
+            if stack:
+                stack[-1] = min(stack[-1] + k + v, _CAP)
+        elif effect == MEMOIZE:
+            memo[len(memo)] = stack[-1] if stack else 1
+        elif effect == STOP:
+            return pos
+        elif effect == POP:
+            if marks and marks[-1] == len(stack):
+                marks.pop()
+            elif stack:
+                stack.pop()
+        elif effect == POP_MARK:
+            m = marks.pop() if marks else 0
+            del stack[m:]
+        elif effect == DUP:
+            stack.append(stack[-1] if stack else 1)
+        elif effect == EXT:
+            raise UnsafeError(
+                f"{path}: {what} uses the copyreg extension registry; refused, torch.save never writes it"
+            )
+        if hashed > MAX_HASHED + HASHED_PER_OPCODE * ops:
+            raise UnreadableError(
+                f"{path}: {what} builds shared structures that would take over {hashed} steps to hash "
+                f"after {ops} opcodes (a memo-expansion bomb); refused"
+            )
 
 
 def _check_memo(index: int, ops: int, path: Path, what: str) -> None:

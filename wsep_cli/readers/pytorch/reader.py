@@ -33,6 +33,15 @@ def _contiguous_strides(shape: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(reversed(strides))
 
 
+def _lazy_bits(values: np.ndarray, t: TensorRef) -> np.ndarray:
+    """Apply torch's lazy negation / conjugation bits, as ``torch.load`` does when it reads them."""
+    if t.conj:
+        values = np.conj(values)
+    if t.neg:
+        values = np.negative(values)
+    return values
+
+
 class _Container(Protocol):
     byteorder: str
 
@@ -125,7 +134,7 @@ class TorchReader(Reader):
         assert self._container is not None
         np_dtype = numpy_dtype(t.dtype, self._container.byteorder)
         if t.extent == 0:
-            return decode(np.zeros(t.shape, dtype=np_dtype), t.dtype)
+            return _lazy_bits(decode(np.zeros(t.shape, dtype=np_dtype), t.dtype), t)
         size = t.dtype.itemsize
         length = t.extent * size
         raw = self._container.read(t.storage.key, t.storage.byte_offset + t.offset * size, length)
@@ -133,11 +142,13 @@ class TorchReader(Reader):
             raise UnreadableError(f"{self.path}: tensor {name!r} is truncated in the file")
         flat = np.frombuffer(raw, dtype=np_dtype)
         if t.stride == _contiguous_strides(t.shape) and flat.size == t.numel:
-            return decode(flat.reshape(t.shape), t.dtype)  # the usual case: no copy
-        view = np.lib.stride_tricks.as_strided(
-            flat, shape=t.shape, strides=tuple(s * size for s in t.stride), writeable=False
-        )
-        return decode(np.array(view, copy=True), t.dtype)
+            values = decode(flat.reshape(t.shape), t.dtype)  # the usual case: no copy
+        else:
+            view = np.lib.stride_tricks.as_strided(
+                flat, shape=t.shape, strides=tuple(s * size for s in t.stride), writeable=False
+            )
+            values = decode(np.array(view, copy=True), t.dtype)
+        return _lazy_bits(values, t)
 
     def close(self) -> None:
         if self._container is not None:

@@ -27,6 +27,7 @@ from wsep_cli.readers.pytorch.globals import (
     UnsupportedTensor,
     resolve_global,
 )
+from wsep_cli.readers.pytorch.inert import short_repr
 
 __all__ = ["MAX_PICKLE_BYTES", "MAX_MARK_DEPTH", "scan_pickle", "unpickle", "refusal_message"]
 
@@ -53,6 +54,7 @@ class RestrictedUnpickler(pickle.Unpickler):
         self.path = path
         self.torchscript = torchscript
         self.storages: dict[str, StorageRef] = {}
+        self._views: dict[str, StorageRef] = {}
         self._classes: dict[str, type] = {}
 
     def find_class(self, module: str, name: str) -> object:
@@ -73,31 +75,38 @@ class RestrictedUnpickler(pickle.Unpickler):
             kind = pid[0] if isinstance(pid, tuple) and pid else type(pid).__name__
             if kind in ("module", b"module"):
                 raise UnsafeError(refusal_message(self.path, "torch.nn.Module source (persistent id 'module')"))
-            raise BadPickle(f"unknown persistent id {str(kind)[:40]!r}")
+            raise BadPickle(f"unknown persistent id {short_repr(kind)}")
         if len(pid) not in (5, 6):
             raise BadPickle("a storage persistent id has the wrong number of fields")
         stype, key, location, numel = pid[1:5]
         view = pid[5] if len(pid) == 6 else None
         if not isinstance(stype, StorageType):
-            raise BadPickle(f"storage type {stype!r} is not a torch storage class")
+            raise BadPickle(f"storage type {short_repr(stype)} is not a torch storage class")
         key, location = _text(key), _text(location)
         if not isinstance(numel, int) or isinstance(numel, bool) or numel < 0:
-            raise BadPickle(f"storage {key!r} has an invalid element count {numel!r}")
-        # The first reference to a key fixes its size, as in torch; a later one may view it as
-        # another type (an UntypedStorage and a typed tensor over the same bytes).
+            raise BadPickle(f"storage {key!r} has an invalid element count {short_repr(numel)}")
+        # As in torch.load: the first reference to a key fixes its type and size; a later one gets
+        # the same storage whatever type and count it names (torch.save never writes two).
+        if key in self._views:
+            raise BadPickle(f"storage key {key!r} also names a legacy view; refused")
         root = self.storages.setdefault(key, StorageRef(key, stype.dtype, numel, location))
-        if root.dtype is not stype.dtype:
-            root = StorageRef(key, stype.dtype, root.nbytes // stype.dtype.itemsize, location)
-        return root if view is None else self._view(root, view)
+        return root if view is None else self._view(root, stype, view)
 
-    def _view(self, root: StorageRef, view: object) -> StorageRef:
-        """A legacy storage view: (view key, offset, size) in elements of the root storage."""
+    def _view(self, root: StorageRef, stype: StorageType, view: object) -> StorageRef:
+        """A legacy storage view: (view key, offset, size) in elements of the referencing type; the
+        first reference to a view key defines it, as in torch's legacy loader."""
         if not (isinstance(view, tuple) and len(view) == 3 and all(isinstance(v, int) for v in view[1:])):
             raise BadPickle("a legacy storage view has an invalid description")
-        _key, offset, size = view
-        if offset < 0 or size < 0 or offset + size > root.numel:
+        view_key, offset, size = _text(view[0]), view[1], view[2]
+        if view_key in self._views:
+            return self._views[view_key]
+        if view_key in self.storages:
+            raise BadPickle(f"legacy view key {view_key!r} also names a storage; refused")
+        item = stype.dtype.itemsize
+        if offset < 0 or size < 0 or (offset + size) * item > root.nbytes:
             raise BadPickle(f"a view of storage {root.key!r} reaches past its end")
-        return StorageRef(root.key, root.dtype, size, root.location, offset * root.dtype.itemsize)
+        self._views[view_key] = StorageRef(root.key, stype.dtype, size, root.location, offset * item)
+        return self._views[view_key]
 
 
 def _text(value: object) -> str:

@@ -7,6 +7,14 @@ name varies. TorchScript archives also hold ``<top>/code/`` and ``<top>/constant
 Only ``data.pkl`` is read up front; a storage's bytes are read when a tensor is loaded, and only the
 byte range that tensor spans. Entries whose declared sizes cannot be true of the file (zip bombs,
 overlapping claims past the end) are refused before anything is decompressed.
+
+The archive is read the way torch's own reader (miniz, ``PyTorchStreamReader``) reads it, or refused:
+the top folder is the first central-directory entry's, as in torch (Python's ``zipfile`` alone would
+also find ``other/data.pkl``); duplicate names (which miniz and ``zipfile`` resolve differently),
+an end record whose entry count or central-directory offset disagrees with the directory
+(``zipfile`` silently re-bases a shifted directory, miniz does not), ``..`` or absolute names,
+symbolic-link entries and the flag bits torch cannot read (encryption 0x1, patched data 0x20, strong
+encryption 0x40) are refused.
 """
 
 from __future__ import annotations
@@ -26,6 +34,8 @@ __all__ = ["ZipCheckpoint", "MAX_COMPRESSION_RATIO"]
 MAX_COMPRESSION_RATIO = 1100
 _LOCAL_HEADER = struct.Struct("<4s22xHH")
 _CHUNK = 1 << 20
+_UNREADABLE_FLAGS = {0x1: "encrypted", 0x20: "compressed patched data", 0x40: "strongly encrypted"}
+_S_IFMT, _S_IFLNK = 0o170000, 0o120000
 
 
 class ZipCheckpoint:
@@ -37,10 +47,13 @@ class ZipCheckpoint:
         try:
             self._zf = zipfile.ZipFile(path)
             infos = self._zf.infolist()
+            with path.open("rb") as fh:
+                end = zipfile._EndRecData(fh)  # type: ignore[attr-defined]  # the end record zipfile used
         except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError, KeyError) as e:
             raise UnreadableError(f"{path}: not a readable zip archive ({e})") from e
         self._infos = {i.filename: i for i in infos}
         try:
+            self._check_directory(infos, end)
             self.prefix = self._find_prefix([i.filename for i in infos])
             self.torchscript = f"{self.prefix}/constants.pkl" in self._infos or any(
                 n.startswith(f"{self.prefix}/code/") for n in self._infos
@@ -50,15 +63,34 @@ class ZipCheckpoint:
             self.close()
             raise
 
+    def _check_directory(self, infos: list[zipfile.ZipInfo], end: list | None) -> None:
+        """Refuse archives that torch's reader would see differently from Python's ``zipfile``."""
+        if len(self._infos) != len(infos):
+            dup = next(n for n in self._infos if sum(i.filename == n for i in infos) > 1)
+            raise UnsafeError(
+                f"{self.path}: zip entry {dup!r} appears twice in the central directory; torch and "
+                "other zip readers may pick different copies, so wsep refuses the archive"
+            )
+        if end is None or end[4] != len(infos) or end[6] != self._zf.start_dir:  # entries, cd offset
+            raise UnsafeError(
+                f"{self.path}: the zip end record does not describe its central directory (entry count "
+                "or offset differs, e.g. bytes prepended or a second directory); refused"
+            )
+        for info in infos:
+            parts = info.filename.replace("\\", "/").split("/")
+            if info.filename.startswith("/") or ".." in parts:
+                raise UnsafeError(f"{self.path}: zip entry name {info.filename!r} leaves the archive folder; refused")
+
     def _find_prefix(self, names: list[str]) -> str:
-        if names:
-            first = names[0].split("/", 1)[0]
-            if f"{first}/data.pkl" in self._infos:
-                return first
-        for n in names:
-            parts = n.split("/")
-            if len(parts) == 2 and parts[1] == "data.pkl":
-                return parts[0]
+        """The first entry's top folder, as torch's reader takes it; ``<top>/data.pkl`` must exist."""
+        first = names[0].split("/", 1)[0] if names and "/" in names[0] else None
+        if first is not None and f"{first}/data.pkl" in self._infos:
+            return first
+        if any(n.split("/")[-1] == "data.pkl" for n in names):
+            raise UnreadableError(
+                f"{self.path}: the zip archive's data.pkl is not in the folder of its first entry "
+                f"({names[0]!r}), where torch.load looks for it; refused"
+            )
         raise UnreadableError(
             f"{self.path}: zip archive without a <folder>/data.pkl record; not a torch.save checkpoint"
         )
@@ -67,15 +99,18 @@ class ZipCheckpoint:
         name = f"{self.prefix}/byteorder"
         if name not in self._infos:
             return "<"
-        text = self._read_member(name, limit=16).strip()
-        if text not in (b"little", b"big"):
+        text = self._read_member(name, limit=16)
+        if text not in (b"little", b"big"):  # torch compares exactly, without stripping
             raise UnreadableError(f"{self.path}: byteorder record {text[:16]!r} is neither little nor big")
         return "<" if text == b"little" else ">"
 
     def _check(self, info: zipfile.ZipInfo) -> None:
         """Refuse entries whose declared sizes cannot be true of this file."""
-        if info.flag_bits & 0x1:
-            raise UnreadableError(f"{self.path}: zip entry {info.filename!r} is encrypted")
+        for bit, what in _UNREADABLE_FLAGS.items():
+            if info.flag_bits & bit:
+                raise UnreadableError(f"{self.path}: zip entry {info.filename!r} is {what} (flag bit {bit:#x})")
+        if (info.external_attr >> 16) & _S_IFMT == _S_IFLNK:
+            raise UnsafeError(f"{self.path}: zip entry {info.filename!r} is a symbolic link; refused")
         if info.compress_size > self.size or info.header_offset + info.compress_size > self.size:
             raise UnreadableError(
                 f"{self.path}: zip entry {info.filename!r} claims {info.compress_size} bytes past the "
@@ -140,6 +175,8 @@ class ZipCheckpoint:
     def read(self, key: str, start: int, length: int) -> bytes:
         """``length`` bytes of storage ``key`` from byte ``start`` (nothing else is read)."""
         info = self._infos[f"{self.prefix}/data/{key}"]
+        if start < 0 or start + length > info.file_size:
+            raise UnreadableError(f"{self.path}: a tensor reaches past storage record {info.filename!r}")
         if info.compress_type == zipfile.ZIP_STORED:
             with self.path.open("rb") as fh:
                 fh.seek(info.header_offset)
