@@ -5,18 +5,21 @@ read; every tensor payload (``raw_data``, packed ``float_data``...) stays in the
 (offset, length) span until :func:`storage_values` or the reader asks for it. As in protobuf,
 fields of an unexpected wire type and unknown fields are skipped, packed and unpacked repeated
 scalars are both accepted, a scalar seen twice keeps its last value and a singular message seen twice
-is merged (``graph``, ``AttributeProto.t``). Sub-messages wsep does not use (value types, functions,
-training info, sub-graphs) are skipped without being validated. Never imports ``onnx``.
+is merged (``graph``, ``AttributeProto.t``). Sub-messages wsep does not use (value types,
+functions, training info, sub-graphs) are skipped without being validated. The records live in
+:mod:`wsep_cli.readers.onnx.proto_types`. Never imports ``onnx``.
 """
 
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from wsep_cli.readers.onnx.proto_types import (
+    TYPED_FIELDS, Attribute, Entry, Graph, Model, Node, OperatorSetId, Tensor, ValueInfo,
+)
 from wsep_cli.readers.onnx.wire import (
-    I32, I64, LEN, MASK64, MAX_LIST_BYTES, MAX_STRING, MAX_UNPACKED, STORAGE, VARINT, Source, WireError,
+    I32, LEN, MASK64, MAX_LIST_BYTES, MAX_STRING, MAX_UNPACKED, STORAGE, VARINT, Source, WireError,
     fields, int32, int64, packed_floats, packed_ints, packed_values, text,
 )
 
@@ -29,124 +32,23 @@ __all__ = [
 ]
 
 
-@dataclass
-class Entry:
-    """StringStringEntryProto."""
-
-    key: str = ""
-    value: str = ""
-
-
-@dataclass
-class OperatorSetId:
-    domain: str = ""
-    version: int = 0
-
-
-@dataclass
-class ValueInfo:
-    """ValueInfoProto: its name only (types are skipped)."""
-
-    name: str = ""
-
-
-# TensorProto storage fields -> the wire type of one element when unpacked
-TYPED_FIELDS = {4: I32, 5: VARINT, 7: VARINT, 10: I64, 11: VARINT}
-
-
-@dataclass
-class Tensor:
-    """TensorProto metadata; payloads stay in the file as spans.
-
-    ``raw``: (offset, length) of ``raw_data`` or None. ``typed[f]``: parts of storage field ``f``
-    (4 float_data, 5 int32_data, 7 int64_data, 10 double_data, 11 uint64_data), each a packed span
-    ``(offset, length)`` or a list of unpacked elements (varint ints, or 4/8 raw bytes); the reader
-    builds ``Constant`` ``value_float``/``value_ints``... tensors the same way. Fields 1 dims, 2
-    data_type, 3 segment, 6 string_data, 8 name, 9 raw_data, 13 external_data, 14 data_location.
-    """
-
-    name: str = ""
-    dims: list[int] = field(default_factory=list)
-    data_type: int = 0
-    data_location: int = 0
-    external_data: list[Entry] = field(default_factory=list)
-    raw: tuple[int, int] | None = None
-    typed: dict[int, list[tuple[int, int] | list]] = field(default_factory=dict)  # type: ignore[type-arg]
-    string_data: list[tuple[int, int]] = field(default_factory=list)
-    has_segment: bool = False
-    unpacked: int = 0
-
-
-@dataclass
-class Attribute:
-    """AttributeProto: 1 name, 20 type, 2 f, 3 i, 4 s, 5 t, 7 floats, 8 ints (graphs are skipped)."""
-
-    name: str = ""
-    type: int = 0
-    f: float = 0.0
-    i: int = 0
-    s: bytes = b""
-    t: Tensor | None = None
-    floats: list[float] = field(default_factory=list)
-    ints: list[int] = field(default_factory=list)
-
-
-@dataclass
-class Node:
-    """NodeProto: 1 input, 2 output, 3 name, 4 op_type, 7 domain, 5 attribute."""
-
-    input: list[str] = field(default_factory=list)
-    output: list[str] = field(default_factory=list)
-    name: str = ""
-    op_type: str = ""
-    domain: str = ""
-    attribute: list[Attribute] = field(default_factory=list)
-
-
-@dataclass
-class Graph:
-    """GraphProto: 1 node, 2 name, 5 initializer, 11 input, 12 output, 13 value_info."""
-
-    node: list[Node] = field(default_factory=list)
-    name: str = ""
-    initializer: list[Tensor] = field(default_factory=list)
-    input: list[ValueInfo] = field(default_factory=list)
-    output: list[ValueInfo] = field(default_factory=list)
-    value_info: list[ValueInfo] = field(default_factory=list)
-
-
-@dataclass
-class Model:
-    """ModelProto: 1 ir_version, 2/3 producer name/version, 4 domain, 5 model_version, 7 graph,
-    8 opset_import (1 domain, 2 version), 14 metadata_props."""
-
-    ir_version: int = 0
-    producer_name: str = ""
-    producer_version: str = ""
-    domain: str = ""
-    model_version: int = 0
-    graph: Graph | None = None
-    opset_import: list[OperatorSetId] = field(default_factory=list)
-    metadata_props: list[Entry] = field(default_factory=list)
+def _strings(src: Source, at: int, n: int, names: dict[int, str], into: object) -> None:
+    """Set the string fields ``names`` (field number -> attribute) of ``into`` from one message."""
+    src.count()
+    for num, wire, a, b, d in fields(src, at, at + n):
+        if num in names and wire == LEN:
+            setattr(into, names[num], text(src, a, b, d))
 
 
 def _entry(src: Source, at: int, n: int) -> Entry:
-    src.count()
     e = Entry()
-    for num, wire, a, b, d in fields(src, at, at + n):
-        if num == 1 and wire == LEN:
-            e.key = text(src, a, b, d)
-        elif num == 2 and wire == LEN:
-            e.value = text(src, a, b, d)
+    _strings(src, at, n, {1: "key", 2: "value"}, e)
     return e
 
 
 def _named(src: Source, at: int, n: int) -> ValueInfo:
-    src.count()
     v = ValueInfo()
-    for num, wire, a, b, d in fields(src, at, at + n):
-        if num == 1 and wire == LEN:
-            v.name = text(src, a, b, d)
+    _strings(src, at, n, {1: "name"}, v)
     return v
 
 
