@@ -193,7 +193,7 @@ SHAPE_OPS = [
 
 @pytest.mark.parametrize("op,shape,inputs,attrs", SHAPE_OPS)
 def test_weight_shape_ops_agree_with_onnx_reference(op: str, shape: tuple, inputs: dict, attrs: dict) -> None:
-    from wsep_cli.readers.onnx.head import WeightOp, apply_shape
+    from wsep_cli.readers.onnx.weights import WeightOp, apply_shape
 
     data = np.zeros(shape, np.float32)
     feeds = {"data": data, **{k: np.array(v, np.int64) for k, v in inputs.items()}}

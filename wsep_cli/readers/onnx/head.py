@@ -14,26 +14,20 @@ on the logits (temperature) is walked through but not folded into the weight; Ge
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 from wsep_cli.locate.siblings import CLASSIFYING_OPS, Sibling, rank_siblings
 from wsep_cli.readers.base import HeadHint, TensorInfo
+from wsep_cli.readers.onnx.weights import (
+    FLOATS, ONNX_DTYPE_NAMES, DerivedTensor, WeightOp, apply_shape, prod, text,
+)
 
 __all__ = [
     "WeightOp", "DerivedTensor", "FoundHead", "find_heads", "not_weight_tensors", "apply_shape", "text",
     "ONNX_DTYPE_NAMES",
 ]
-
-# TensorProto.DataType -> dtype name (numpy spelling, plus bfloat16 and the float8 family)
-ONNX_DTYPE_NAMES: dict[int, str] = {
-    1: "float32", 2: "uint8", 3: "int8", 4: "uint16", 5: "int16", 6: "int32", 7: "int64",
-    8: "string", 9: "bool", 10: "float16", 11: "float64", 12: "uint32", 13: "uint64",
-    14: "complex64", 15: "complex128", 16: "bfloat16", 17: "float8_e4m3fn", 18: "float8_e4m3fnuz",
-    19: "float8_e5m2", 20: "float8_e5m2fnuz", 21: "uint4", 22: "int4", 23: "float4_e2m1",
-}
-_FLOATS = {"float32", "float16", "float64", "bfloat16"}
 
 _PASS_THROUGH = {
     "Softmax", "LogSoftmax", "Flatten", "Reshape", "Squeeze", "Unsqueeze", "Identity", "Dropout",
@@ -43,27 +37,6 @@ _PASS_THROUGH = {
 _WEIGHT_OPS = {"Transpose", "Reshape", "Identity", "Cast", "Squeeze", "Unsqueeze", "Flatten"}
 _MAX_STEPS = 100_000
 _MAX_WEIGHT_CHAIN = 64
-
-
-@dataclass(frozen=True)
-class WeightOp:
-    """One shape op between an initializer and the head's weight input (``arg``: perm/shape/axes)."""
-
-    kind: str  # transpose | reshape | squeeze | unsqueeze | flatten | cast | identity
-    arg: tuple[int, ...] | None = None
-    flag: int = 0  # Reshape allowzero
-
-
-@dataclass(frozen=True)
-class DerivedTensor:
-    """A head weight computed from a stored tensor by shape ops; listed under the op's output name."""
-
-    name: str
-    base: str
-    ops: tuple[WeightOp, ...]
-    shape: tuple[int, ...]
-    dtype: str
-
 
 @dataclass(frozen=True)
 class FoundHead:
@@ -75,12 +48,6 @@ class FoundHead:
     data_input: str = ""
     n: int = 0
     activation: str | None = None
-
-
-def text(value: str | bytes) -> str:
-    """A protobuf string field as str: invalid UTF-8 comes back as bytes, spelled with escapes."""
-    return value if isinstance(value, str) else value.decode("utf-8", errors="backslashreplace")
-
 
 @dataclass(frozen=True)
 class _Node:
@@ -102,60 +69,8 @@ class _Node:
         return cls(text(node.op_type), text(node.name), tuple(text(i) for i in node.input),
                    tuple(text(o) for o in node.output), attrs)
 
-
 def _attr(node: _Node, name: str, default: Any) -> Any:
     return node.attrs.get(name, default)
-
-
-def apply_shape(shape: tuple[int, ...], op: WeightOp) -> tuple[int, ...] | None:
-    """The shape after ``op``, or None when the op cannot apply (malformed graph)."""
-    nd = len(shape)
-    if op.kind in ("identity", "cast"):
-        return shape
-    if op.kind == "transpose":
-        perm = op.arg if op.arg is not None else tuple(range(nd - 1, -1, -1))
-        return tuple(shape[p] for p in perm) if sorted(perm) == list(range(nd)) else None
-    if op.kind == "flatten":
-        axis = (op.arg or (1,))[0]
-        axis = axis + nd if axis < 0 else axis
-        if not 0 <= axis <= nd:
-            return None
-        return (_prod(shape[:axis]), _prod(shape[axis:]))
-    if op.kind == "squeeze":
-        axes = {a + nd if a < 0 else a for a in op.arg} if op.arg else {i for i, d in enumerate(shape) if d == 1}
-        if any(not 0 <= a < nd or shape[a] != 1 for a in axes):
-            return None
-        return tuple(d for i, d in enumerate(shape) if i not in axes)
-    if op.kind == "unsqueeze":
-        out_nd = nd + len(op.arg or ())
-        axes = sorted(a + out_nd if a < 0 else a for a in (op.arg or ()))
-        if len(set(axes)) != len(axes) or any(not 0 <= a < out_nd for a in axes):
-            return None
-        rest = iter(shape)
-        return tuple(1 if i in axes else next(rest) for i in range(out_nd))
-    if op.kind == "reshape" and op.arg is not None:
-        return _reshape(shape, op.arg, op.flag)
-    return None
-
-
-def _prod(dims: Sequence[int]) -> int:
-    n = 1
-    for d in dims:
-        n *= d
-    return n
-
-
-def _reshape(shape: tuple[int, ...], target: tuple[int, ...], allowzero: int) -> tuple[int, ...] | None:
-    out = [shape[i] if (d == 0 and not allowzero and i < len(shape)) else d for i, d in enumerate(target)]
-    if out.count(-1) > 1 or any(d < -1 for d in out):
-        return None
-    if -1 in out:
-        known = _prod([d for d in out if d != -1])
-        if known == 0 or _prod(shape) % known:
-            return None
-        out[out.index(-1)] = _prod(shape) // known
-    return tuple(out) if _prod(out) == _prod(shape) else None
-
 
 class _Walker:
     """Holds the graph indexes for one :func:`find_heads` call."""
@@ -219,7 +134,7 @@ class _Walker:
         if w is None:
             return None
         base, ops, shape = w
-        if self.infos[base].dtype not in _FLOATS:  # quantized or corrupt: leave it to the locator
+        if self.infos[base].dtype not in FLOATS:  # quantized or corrupt: leave it to the locator
             return None
         if t == "Gemm" and len(shape) == 2:
             stored_t, scale = not bool(_attr(node, "transB", 0)), float(_attr(node, "alpha", 1.0))
@@ -256,7 +171,7 @@ class _Walker:
                 p = op.arg if op.arg is not None else tuple(range(len(perm) - 1, -1, -1))
                 perm = tuple(perm[i] for i in p)
             elif op.kind == "cast":
-                if info.dtype not in _FLOATS or ONNX_DTYPE_NAMES.get((op.arg or (0,))[0]) not in _FLOATS:
+                if info.dtype not in FLOATS or ONNX_DTYPE_NAMES.get((op.arg or (0,))[0]) not in FLOATS:
                     return None
             elif op.kind != "identity":
                 return None
@@ -266,7 +181,7 @@ class _Walker:
 
     def is_scalar_const(self, name: str) -> bool:
         w = self.weight(name)
-        return w is not None and _prod(w[2]) == 1
+        return w is not None and prod(w[2]) == 1
 
     def next_inputs(self, node: _Node) -> list[str] | None:
         """Inputs to keep walking through, or None when the walk stops at this node."""
@@ -303,7 +218,6 @@ class _Walker:
             stack.extend((i, act) for i in reversed(self.next_inputs(node) or []))
         return found
 
-
 def _rank_siblings(heads: list[FoundHead]) -> list[FoundHead]:
     """Heads that read the same tensor are siblings: ranked (a Softmax/Sigmoid on the path first),
     each told of the others; the groups keep the order of their first head."""
@@ -333,7 +247,6 @@ def _rank_siblings(heads: list[FoundHead]) -> list[FoundHead]:
             out.append(replace(h, hint=replace(h.hint, reason=reason, alternatives=alts, notes=notes)))
     return out
 
-
 def find_heads(
     graph: Any,
     infos: Mapping[str, TensorInfo],
@@ -355,14 +268,12 @@ def find_heads(
                 heads.append(h)
     return _rank_siblings(heads)
 
-
 # Ops whose constant inputs are never a classifier's weight (slopes, gates, norms, biases, shapes).
 _NOT_WEIGHT_CONSUMERS = {
     "PRelu", "LSTM", "GRU", "RNN", "BatchNormalization", "InstanceNormalization", "LayerNormalization",
     "GroupNormalization", "Add", "Sub", "Mul", "Div", "Reshape", "Expand", "Tile", "Pad", "Clip", "Where",
     "Resize", "Slice", "ConstantOfShape",
 }
-
 
 def not_weight_tensors(graph: Any, names: set[str]) -> set[str]:
     """Stored tensors whose every consumer uses them as something else than a weight matrix."""

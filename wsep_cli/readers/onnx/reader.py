@@ -21,7 +21,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from wsep_cli.errors import UnreadableError, UnsafeError
-from wsep_cli.readers.onnx.head import ONNX_DTYPE_NAMES, DerivedTensor, FoundHead, find_heads, not_weight_tensors, text
+from wsep_cli.readers.onnx.head import FoundHead, find_heads, not_weight_tensors
+from wsep_cli.readers.onnx.weights import ONNX_DTYPE_NAMES, DerivedTensor, apply_shape, text
 from wsep_cli.readers.onnx.values import STRING, decode_raw, decode_typed, raw_size
 from wsep_cli.readers.onnx.proto import Attribute, Model, Node, Tensor, parse_model
 from wsep_cli.readers.onnx.wire import Source
@@ -244,8 +245,6 @@ class OnnxReader(Reader):
 
 
 def _shape_after(shape: tuple[int, ...], op: Any) -> tuple[int, ...]:
-    from wsep_cli.readers.onnx.head import apply_shape
-
     out = apply_shape(tuple(shape), op)
     if out is None:
         raise ValueError(f"{op.kind} does not apply to shape {shape}")
