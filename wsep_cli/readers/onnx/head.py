@@ -1,11 +1,15 @@
 """Find an ONNX graph's classifier head by walking back from its outputs.
 
 From each graph output the walk passes through ops that do not mix classes (Softmax, LogSoftmax,
-Flatten, Reshape, Squeeze, Unsqueeze, Identity, Dropout, Relu, Cast, pooling and reductions, a bias
-``Add``, a multiplication or division by a scalar constant) and stops at the first ``Gemm``,
-``MatMul`` or 1x1 ``Conv`` whose weight is a constant: an initializer or ``Constant`` output,
-possibly behind ``Transpose``/``Reshape``/``Squeeze``/``Unsqueeze``/``Flatten``/``Cast``/``Identity``.
-An ``Add``/``Sum``/``Mean`` of two computed tensors (a distillation pair) is followed into both.
+Sigmoid, Flatten, Reshape, Transpose, Squeeze, Unsqueeze, Identity, Dropout, Relu, Cast, pooling and
+reductions, Quantize/DequantizeLinear, a bias ``Add``, a multiplication or division by a scalar
+constant; ``Concat`` and ``Split`` with the channel range tracked, see
+:mod:`wsep_cli.readers.onnx.route`) and stops at the first ``Gemm``, ``MatMul`` or 1x1 ``Conv`` whose
+weight is a constant: an initializer or ``Constant`` output, possibly behind
+``Transpose``/``Reshape``/``Squeeze``/``Unsqueeze``/``Flatten``/``Cast``/``Identity``/``DequantizeLinear``,
+or at a quantised head (``MatMulInteger``, ``QLinearMatMul``, ... see :mod:`wsep_cli.readers.onnx.quant`).
+An ``Add``/``Sum``/``Mean`` of two computed tensors (a distillation pair) is followed into both. A
+constant applied to a Softmax output (YOLO's DFL box decoder) is not a head.
 
 This module reads only field names that wsep's own parsed graph (:mod:`wsep_cli.readers.onnx.proto`)
 shares with ``onnx``'s protobuf classes, and never imports ``onnx``. A scalar ``Mul``/``Div``
@@ -18,36 +22,26 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from wsep_cli.locate.siblings import CLASSIFYING_OPS, Sibling, rank_siblings
+from wsep_cli.locate.siblings import CLASSIFYING_OPS
 from wsep_cli.readers.base import HeadHint, TensorInfo
+from wsep_cli.readers.onnx.found import FoundHead, not_weight_tensors, rank_found, tag_many
+from wsep_cli.readers.onnx.quant import INTEGER_DTYPES, quant_head
+from wsep_cli.readers.onnx.route import Channels, Router
 from wsep_cli.readers.onnx.weights import (
     FLOATS, ONNX_DTYPE_NAMES, DerivedTensor, WeightOp, apply_shape, prod, text,
 )
 
 __all__ = [
-    "WeightOp", "DerivedTensor", "FoundHead", "find_heads", "not_weight_tensors", "apply_shape", "text",
+    "WeightOp", "DerivedTensor", "FoundHead", "Walked", "find_heads", "walk_graph", "not_weight_tensors", "apply_shape", "text",
     "ONNX_DTYPE_NAMES",
 ]
 
-_PASS_THROUGH = {
-    "Softmax", "LogSoftmax", "Flatten", "Reshape", "Squeeze", "Unsqueeze", "Identity", "Dropout",
-    "Relu", "Cast", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "LpPool",
-    "GlobalLpPool", "ReduceMean", "ReduceMax", "Sigmoid", "HardSigmoid", "Tanh",
-}
-_WEIGHT_OPS = {"Transpose", "Reshape", "Identity", "Cast", "Squeeze", "Unsqueeze", "Flatten"}
+_WEIGHT_OPS = {"Transpose", "Reshape", "Identity", "Cast", "Squeeze", "Unsqueeze", "Flatten", "DequantizeLinear"}
+# onnxruntime's contrib ops that a quantised (QOperator) graph uses on the way to its output
+_MS_OPS = {"QGemm", "QLinearAdd", "QLinearSoftmax", "QLinearSigmoid", "QLinearLeakyRelu", "QLinearAveragePool",
+           "QLinearGlobalAveragePool"}
 _MAX_STEPS = 100_000
 _MAX_WEIGHT_CHAIN = 64
-
-@dataclass(frozen=True)
-class FoundHead:
-    """A head the walk reached: how to read it, the tensor it reads (siblings share it), its output
-    size, and the classifying op (Softmax / LogSoftmax / Sigmoid) on its path to the output."""
-
-    hint: HeadHint
-    derived: DerivedTensor | None = None
-    data_input: str = ""
-    n: int = 0
-    activation: str | None = None
 
 @dataclass(frozen=True)
 class _Node:
@@ -81,11 +75,17 @@ class _Walker:
         self.infos = infos
         self.small_ints = small_ints
         self.producer: dict[str, _Node] = {}
+        self.consumers: dict[str, list[_Node]] = {}
         for proto in graph.node:
-            if text(proto.domain) in ("", "ai.onnx"):
+            domain, op = text(proto.domain), text(proto.op_type)
+            if domain in ("", "ai.onnx") or (domain == "com.microsoft" and op in _MS_OPS):
                 node = _Node.of(proto)
                 for out in node.output:
                     self.producer.setdefault(out, node)
+                for i in node.input:
+                    self.consumers.setdefault(i, []).append(node)
+        self.router = Router(self.producer, lambda n: self.weight(n) is not None, self.is_scalar_const,
+                             small_ints, self.head_size)
 
     def weight(self, name: str) -> tuple[str, tuple[WeightOp, ...], tuple[int, ...]] | None:
         """(stored base tensor, ops from base to ``name``, final shape) when ``name`` is constant."""
@@ -123,19 +123,35 @@ class _Walker:
             return WeightOp("flatten", (int(_attr(node, "axis", 1)),))
         if t == "Cast":
             return WeightOp("cast", (int(_attr(node, "to", 1)),))
+        if t == "DequantizeLinear":
+            if len(ins) < 2 or ins[1] not in self.infos or int(_attr(node, "block_size", 0)):
+                return None  # a computed scale, or blocked quantisation: not read
+            zero = ins[2] if len(ins) > 2 and ins[2] in self.infos else ""
+            per_axis = self.infos[ins[1]].numel > 1 or (zero and self.infos[zero].numel > 1)
+            axis = (int(_attr(node, "axis", 1)),) if per_axis else None
+            return WeightOp("dequantize", axis, scale=ins[1], zero_point=zero, via="DequantizeLinear")
         return WeightOp("identity")
+
+    def _stored_shape(self, name: str) -> tuple[int, ...] | None:
+        info = self.infos.get(name)
+        return info.shape if info is not None else None
 
     def head_at(self, node: _Node, output: str) -> FoundHead | None:
         """The head if ``node`` is a Gemm / MatMul / 1x1 Conv with a constant weight."""
-        t = node.op_type
-        if t not in ("Gemm", "MatMul", "Conv") or len(node.input) < 2:
+        t, w_name = node.op_type, node.input[1] if len(node.input) > 1 else ""
+        quant = quant_head(node, self.producer, self.consumers, self._stored_shape)
+        if quant is not None:
+            t, w_name = quant.kind, quant.weight
+        elif t not in ("Gemm", "MatMul", "Conv") or len(node.input) < 2:
             return None
-        w = self.weight(node.input[1])
+        w = self.weight(w_name)
         if w is None:
             return None
         base, ops, shape = w
-        if self.infos[base].dtype not in FLOATS:  # quantized or corrupt: leave it to the locator
-            return None
+        ops = (*ops, quant.op) if quant is not None else ops
+        dequantized = any(op.kind == "dequantize" for op in ops)
+        if self.infos[base].dtype not in (INTEGER_DTYPES if dequantized else FLOATS):
+            return None  # float8, a float weight behind a DequantizeLinear, or corrupt: left to the locator
         if t == "Gemm" and len(shape) == 2:
             stored_t, scale = not bool(_attr(node, "transB", 0)), float(_attr(node, "alpha", 1.0))
             why = f"transB={int(not stored_t)}, alpha={scale:g}"
@@ -147,7 +163,8 @@ class _Walker:
             stored_t, scale, why = False, 1.0, "kernel-size-1 Conv1d"
         else:
             return None
-        reason = f"ONNX graph: {t} node {node.name or node.output[0]!r} ({why}) feeds output {output!r}"
+        reason = (f"ONNX graph: {node.op_type} node {node.name or node.output[0]!r} ({why}) feeds output "
+                  f"{output!r}")
         n = shape[1] if stored_t else shape[0]
         flip = self._orientation_only(base, ops)
         if flip is not None:
@@ -156,10 +173,13 @@ class _Walker:
         for op in ops:
             if op.kind == "cast" and op.arg:
                 dtype = ONNX_DTYPE_NAMES.get(op.arg[0], dtype)
-        derived = DerivedTensor(node.input[1], base, ops, shape, dtype)
+        if dequantized:
+            dtype = "float64"
+        derived_name = w_name if w_name != base else f"{base}:dequantized"
+        derived = DerivedTensor(derived_name, base, ops, shape, dtype)
         # reported under the stored tensor's name (what a graph viewer shows), read through the ops
         hint = HeadHint(base, stored_t, scale, f"{reason}; stored as {base!r} {self.infos[base].shape}, "
-                        f"used through {'/'.join(op.kind for op in ops)} as {shape}", source=node.input[1])
+                        f"used through {'/'.join(op.kind for op in ops)} as {shape}", source=derived_name)
         return FoundHead(hint, derived, node.input[0], n)
 
     def _orientation_only(self, base: str, ops: tuple[WeightOp, ...]) -> bool | None:
@@ -183,69 +203,51 @@ class _Walker:
         w = self.weight(name)
         return w is not None and prod(w[2]) == 1
 
-    def next_inputs(self, node: _Node) -> list[str] | None:
-        """Inputs to keep walking through, or None when the walk stops at this node."""
-        t, ins = node.op_type, [i for i in node.input if i]
-        if t in _PASS_THROUGH and ins:
-            return ins[:1]
-        if t in ("Add", "Sum", "Mean"):
-            dynamic = [i for i in ins if self.weight(i) is None]
-            return dynamic or None
-        if t == "Mul" and len(ins) == 2:
-            dyn = [i for i in ins if not self.is_scalar_const(i)]
-            return dyn if len(dyn) == 1 else None
-        if t == "Div" and len(ins) == 2 and self.is_scalar_const(ins[1]):
-            return ins[:1]
-        return None
+    def head_size(self, node: _Node) -> int | None:
+        head = self.head_at(node, "")
+        return head.n if head is not None else None
 
-    def walk(self, output: str) -> list[FoundHead]:
+    def _reads_distribution(self, node: _Node) -> bool:
+        """The node's data input is a Softmax output (through shape ops): a constant applied to a
+        distribution is an expectation (YOLO's DFL box decoder), not a classifier reading features."""
+        cur = node.input[0] if node.input else ""
+        for _ in range(8):
+            src = self.producer.get(cur)
+            if src is None:
+                return False
+            if src.op_type in ("Softmax", "LogSoftmax"):
+                return True
+            if src.op_type not in ("Reshape", "Transpose", "Identity", "Squeeze", "Unsqueeze") or not src.input:
+                return False
+            cur = src.input[0]
+        return False
+
+    def walk(self, output: str) -> tuple[list[FoundHead], list[str]]:
+        """Heads reached from ``output``, and where the walk stopped without one (node descriptions)."""
         found: list[FoundHead] = []
-        stack: list[tuple[str, str | None]] = [(output, None)]
-        seen, steps = set(), 0
+        stops: list[str] = []
+        stack: list[tuple[str, str | None, Channels | None]] = [(output, None, None)]
+        seen: set[tuple[str, Channels | None]] = set()
+        steps = 0
         while stack and steps < _MAX_STEPS:
-            name, act = stack.pop()
+            name, act, ch = stack.pop()
             steps += 1
             node = self.producer.get(name)
-            if name in seen or node is None:
+            if (name, ch) in seen or node is None:
                 continue
-            seen.add(name)
-            head = self.head_at(node, output)
+            seen.add((name, ch))
+            head = None if self._reads_distribution(node) else self.head_at(node, output)
             if head is not None:
                 found.append(replace(head, activation=act))
                 continue
-            if node.op_type in CLASSIFYING_OPS and act is None:
-                act = node.op_type
-            stack.extend((i, act) for i in reversed(self.next_inputs(node) or []))
-        return found
-
-def _rank_siblings(heads: list[FoundHead]) -> list[FoundHead]:
-    """Heads that read the same tensor are siblings: ranked (a Softmax/Sigmoid on the path first),
-    each told of the others; the groups keep the order of their first head."""
-    groups: dict[str, list[FoundHead]] = {}
-    for h in heads:
-        groups.setdefault(h.data_input, []).append(h)
-    out: list[FoundHead] = []
-    for group in groups.values():
-        if len(group) == 1:
-            out.extend(group)
-            continue
-        by_name = {h.hint.name: h for h in group}
-        ranked, why = rank_siblings([Sibling(h.hint.name, h.n, i, h.activation) for i, h in enumerate(group)])
-        names = [s.name for s in ranked]
-        first, others = names[0], ", ".join(repr(x) for x in names[1:])
-        for k, name in enumerate(names):
-            h = by_name[name]
-            alts = tuple(x for x in names if x != name)
-            if k == 0:
-                reason = (f"{h.hint.reason}; ambiguous: {len(names)} heads read the same tensor "
-                          f"{h.data_input!r} (alternatives {others}, scored too); ranked first because {why}")
-                notes = (f"the head choice is ambiguous: {others} read the same features and are reported "
-                         f"as further heads; {first!r} ranked first because {why}",)
-            else:
-                reason = f"{h.hint.reason}; a sibling of {first!r} (reads the same tensor {h.data_input!r})"
-                notes = ()
-            out.append(replace(h, hint=replace(h.hint, reason=reason, alternatives=alts, notes=notes)))
-    return out
+            op = node.op_type.removeprefix("QLinear")
+            if op in CLASSIFYING_OPS and act is None:
+                act = op
+            nxt = self.router.next_inputs(node, name, ch)
+            if nxt is None:
+                stops.append(f"{node.op_type} node {node.name or name!r}")
+            stack.extend((i, act, c) for i, c in reversed(nxt or []))
+        return found, stops
 
 def find_heads(
     graph: Any,
@@ -260,25 +262,31 @@ def find_heads(
         infos: stored tensors (initializers and ``Constant`` outputs) by name.
         small_ints: the values of a small constant integer tensor (a Reshape target), else None.
     """
+    return walk_graph(graph, infos, small_ints).heads
+
+@dataclass(frozen=True)
+class Walked:
+    """What :func:`walk_graph` found: the heads, and where the walks that found none stopped."""
+
+    heads: list[FoundHead]
+    stops: list[str]
+
+def walk_graph(
+    graph: Any, infos: Mapping[str, TensorInfo], small_ints: Callable[[str], tuple[int, ...] | None]
+) -> Walked:
+    """:func:`find_heads`, also saying where each walk back from an output stopped without a head."""
     walker = _Walker(graph, infos, small_ints)
     heads: list[FoundHead] = []
+    stops: list[str] = []
+    per_output: dict[str, list[str]] = {}
     for out in graph.output:
-        for h in walker.walk(text(out.name)):
+        found, stopped = walker.walk(text(out.name))
+        if not found:
+            where = list(dict.fromkeys(stopped)) or ["its producer (none in the graph)"]
+            more = f" and {len(where) - 3} more" if len(where) > 3 else ""
+            stops.append(f"from output {text(out.name)!r} at {', '.join(where[:3])}{more}")
+        per_output[text(out.name)] = list(dict.fromkeys(h.hint.name for h in found))
+        for h in found:
             if all(h.hint.name != x.hint.name for x in heads):
                 heads.append(h)
-    return _rank_siblings(heads)
-
-# Ops whose constant inputs are never a classifier's weight (slopes, gates, norms, biases, shapes).
-_NOT_WEIGHT_CONSUMERS = {
-    "PRelu", "LSTM", "GRU", "RNN", "BatchNormalization", "InstanceNormalization", "LayerNormalization",
-    "GroupNormalization", "Add", "Sub", "Mul", "Div", "Reshape", "Expand", "Tile", "Pad", "Clip", "Where",
-    "Resize", "Slice", "ConstantOfShape",
-}
-
-def not_weight_tensors(graph: Any, names: set[str]) -> set[str]:
-    """Stored tensors whose every consumer uses them as something else than a weight matrix."""
-    consumers: dict[str, set[str]] = {}
-    for proto in graph.node:
-        for i in proto.input:
-            consumers.setdefault(text(i), set()).add(text(proto.op_type))
-    return {n for n in names if consumers.get(n) and consumers[n] <= _NOT_WEIGHT_CONSUMERS}
+    return Walked(rank_found(tag_many(heads, per_output)), stops)

@@ -14,14 +14,16 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
 from wsep_cli.errors import UnreadableError, UnsafeError
-from wsep_cli.readers.onnx.head import FoundHead, find_heads, not_weight_tensors
+from wsep_cli.readers.onnx.found import FoundHead
+from wsep_cli.readers.onnx.quant import describe, dequantize
+from wsep_cli.readers.onnx.head import not_weight_tensors, walk_graph
 from wsep_cli.readers.onnx.weights import ONNX_DTYPE_NAMES, DerivedTensor, apply_shape, text
 from wsep_cli.readers.onnx.values import STRING, decode_raw, decode_typed, raw_size
 from wsep_cli.readers.onnx.proto import Attribute, Model, Node, Tensor, parse_model
@@ -80,6 +82,7 @@ class OnnxReader(Reader):
     _infos: dict[str, TensorInfo] = field(default_factory=dict, init=False, repr=False)
     _heads: list[FoundHead] = field(default_factory=list, init=False, repr=False)
     _derived: dict[str, DerivedTensor] = field(default_factory=dict, init=False, repr=False)
+    _stops: list[str] = field(default_factory=list, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.path = Path(self.path)
@@ -94,8 +97,20 @@ class OnnxReader(Reader):
                 if value is not None:
                     self._add(text(node.output[0]), value)
         self._check_external()
-        self._heads = find_heads(graph, self._infos, self._small_ints)
+        walked = walk_graph(graph, self._infos, self._small_ints)
+        self._heads = [self._with_dequantized(h) for h in walked.heads]
+        self._stops = walked.stops
         self._derived = {h.derived.name: h.derived for h in self._heads if h.derived is not None}
+
+    def _with_dequantized(self, h: FoundHead) -> FoundHead:
+        """Say in the hint what a quantised head was dequantised from (the JSON ``dequantized``)."""
+        ops = [op for op in (h.derived.ops if h.derived is not None else ()) if op.kind == "dequantize"]
+        if not ops or h.derived is None:
+            return h
+        op = ops[0]
+        zero = self.load(op.zero_point) if op.zero_point else None
+        info = describe(self._infos[h.derived.base].dtype, op, self.load(op.scale), zero)
+        return replace(h, hint=replace(h.hint, dequantized=info))
 
     # -- tensors -------------------------------------------------------------------------------------
     def _add(self, name: str, t: Tensor) -> None:
@@ -114,6 +129,11 @@ class OnnxReader(Reader):
 
     def hints(self) -> list[HeadHint]:
         return [h.hint for h in self._heads]
+
+    def locate_notes(self) -> list[str]:
+        if self._heads or not self._stops:
+            return []
+        return ["the ONNX graph walk back to a head stopped " + "; ".join(self._stops)]
 
     def not_candidates(self) -> set[str]:
         assert self._model.graph is not None
@@ -145,6 +165,9 @@ class OnnxReader(Reader):
                     arr = np.transpose(arr, op.arg)
                 elif op.kind in ("reshape", "flatten", "squeeze", "unsqueeze"):
                     arr = arr.reshape(_shape_after(arr.shape, op))
+                elif op.kind == "dequantize":
+                    zero = self.load(op.zero_point) if op.zero_point else None
+                    arr = dequantize(arr, self.load(op.scale), zero, op.arg[0] if op.arg else None)
                 elif op.kind == "cast" and op.arg and ONNX_DTYPE_NAMES.get(op.arg[0]) in _NP_FLOATS:
                     arr = arr.astype(ONNX_DTYPE_NAMES[op.arg[0]])  # bfloat16 stays float32 (lossless)
         except ValueError as e:

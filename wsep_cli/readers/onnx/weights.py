@@ -22,9 +22,12 @@ FLOATS = {"float32", "float16", "float64", "bfloat16"}
 class WeightOp:
     """One shape op between an initializer and the head's weight input (``arg``: perm/shape/axes)."""
 
-    kind: str  # transpose | reshape | squeeze | unsqueeze | flatten | cast | identity
-    arg: tuple[int, ...] | None = None
+    kind: str  # transpose | reshape | squeeze | unsqueeze | flatten | cast | identity | dequantize
+    arg: tuple[int, ...] | None = None  # dequantize: (axis,) when per-axis
     flag: int = 0  # Reshape allowzero
+    scale: str = ""  # dequantize: the stored scale and zero point tensors, and the op that named them
+    zero_point: str = ""
+    via: str = ""
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,7 @@ def text(value: str | bytes) -> str:
 def apply_shape(shape: tuple[int, ...], op: WeightOp) -> tuple[int, ...] | None:
     """The shape after ``op``, or None when the op cannot apply (malformed graph)."""
     nd = len(shape)
-    if op.kind in ("identity", "cast"):
+    if op.kind in ("identity", "cast", "dequantize"):
         return shape
     if op.kind == "transpose":
         perm = op.arg if op.arg is not None else tuple(range(nd - 1, -1, -1))
