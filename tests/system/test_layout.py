@@ -17,7 +17,7 @@ def _generated(text: str) -> bool:
 
 
 # Still over the limit, to be split by job (issue 13 note): listed so that no new one joins them.
-KNOWN_LONG = {"wsep_cli/locate/rules.py"}
+KNOWN_LONG: set[str] = set()  # issue 13: every hand-written module is now under the limit
 
 
 def test_no_hand_written_module_is_over_300_lines() -> None:
