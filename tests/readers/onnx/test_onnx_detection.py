@@ -127,6 +127,34 @@ def test_box_regressors_are_followed_when_the_split_sizes_are_unknown(tmp_path: 
     assert h.metrics.epsilon == pytest.approx(oracle_epsilon(cls.astype(np.float32)), rel=1e-11)
 
 
+def test_class_heads_rank_before_box_heads_that_reach_the_output_unactivated(tmp_path: Path) -> None:
+    # Box and class convs concatenated, split apart again, box * 2 and sigmoid(class) joined into the
+    # one output: both reach it, but only the class convs through a Sigmoid, so they come first.
+    rng = np.random.default_rng(2)
+    ws = {f"{kind}{i}": rng.normal(size=(n, 8, 1, 1)).astype(np.float32)
+          for i in range(2) for kind, n in (("box", 8), ("cls", 6))}
+    nodes = [oh.make_node("Conv", [f"x{k[-1]}", k], [f"o_{k}"]) for k in ws]  # one feature map per scale
+    nodes += [oh.make_node("Concat", [f"o_box{i}", f"o_cls{i}"], [f"bc{i}"], axis=1) for i in range(2)]
+    nodes += [oh.make_node("Concat", ["bc0", "bc1"], ["all"], axis=2),
+              oh.make_node("Split", ["all", "sizes"], ["b", "c"], axis=1),
+              oh.make_node("Mul", ["b", "two"], ["b2"]), oh.make_node("Sigmoid", ["c"], ["cs"]),
+              oh.make_node("Concat", ["b2", "cs"], ["out"], axis=1)]
+    graph = oh.make_graph(
+        nodes, "g", [oh.make_tensor_value_info(f"x{i}", onnx.TensorProto.FLOAT, [1, 8, 4, 4]) for i in range(2)],
+        [oh.make_tensor_value_info("out", onnx.TensorProto.FLOAT, [1, 14, 8, 4])],
+        [numpy_helper.from_array(w, k) for k, w in ws.items()]
+        + [numpy_helper.from_array(np.array([8, 6], np.int64), "sizes"),
+           numpy_helper.from_array(np.array(2.0, np.float32), "two")])
+    model = oh.make_model(graph, opset_imports=[oh.make_opsetid("", 18)])
+    onnx.checker.check_model(model, full_check=True)
+    path = tmp_path / "boxcls.onnx"
+    onnx.save(model, path)
+    r = score_file(str(path))
+    assert r.status == "ok", r.error
+    assert [h.layer for h in r.heads][:2] == ["cls0", "cls1"]
+    assert r.heads[0].metrics.epsilon == pytest.approx(oracle_epsilon(ws["cls0"]), rel=1e-11)
+
+
 def test_exit_3_names_where_the_graph_walk_stopped(tmp_path: Path) -> None:
     rng = np.random.default_rng(2)
     nodes = [oh.make_node("MatMul", ["x", "A"], ["h"]), oh.make_node("MatMul", ["x", "B"], ["h2"]),

@@ -289,4 +289,5 @@ def walk_graph(
         for h in found:
             if all(h.hint.name != x.hint.name for x in heads):
                 heads.append(h)
-    return Walked(rank_found(tag_many(heads, per_output)), stops)
+    # heads whose path passed a Softmax/Sigmoid first (YOLO: every class conv before the box convs)
+    return Walked(sorted(rank_found(tag_many(heads, per_output)), key=lambda h: h.activation is None), stops)
