@@ -188,7 +188,7 @@ def locate(
             f"values of shape {unusable.shape}; wsep scores non-empty float matrices only (quantized or "
             "integer weights need their scale and zero point). Pass --layer to score another matrix"
         )
-    found = by_structure(mats, all_t)
+    found = by_structure(mats, all_t, reader.activations)
     if found.heads:
         heads = _heads(found.heads, "structure", _structure_reason(found.heads[0]) + note)
         return _with_alternatives(heads, found.siblings, found.why) if found.siblings else heads

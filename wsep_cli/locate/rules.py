@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from wsep_cli.locate.matrices import (
@@ -176,7 +177,8 @@ class Found:
     why: str = ""
 
 
-def by_structure(mats: list[Matrix], tensors: list[TensorInfo]) -> Found:
+def by_structure(mats: list[Matrix], tensors: list[TensorInfo],
+                 activations: Callable[[], dict[str, str]] = dict) -> Found:
     """The end of the layer chain: a matrix whose output size no other matrix takes as input.
 
     A head-less backbone also ends somewhere, so the end must look like a classifier: its output
@@ -185,7 +187,8 @@ def by_structure(mats: list[Matrix], tensors: list[TensorInfo]) -> Found:
     (``conv_head``, ``pre_logits``, a stem, a position embedding); a 1x1 conv needs a bias. Among
     several ends one with a bias wins, then the later position. Ends that read as many features as
     that one are siblings (a classifier beside box / landmark regressors): all are reported, ranked
-    by :func:`wsep_cli.locate.siblings.rank_siblings`.
+    by :func:`wsep_cli.locate.siblings.rank_siblings`, with ``activations()`` (tensor name -> the
+    Softmax/Sigmoid its output feeds, from the format's code; read only when there are siblings).
     """
     vectors = _Vectors(tensors)
     inputs = _Inputs(mats)
@@ -210,7 +213,9 @@ def by_structure(mats: list[Matrix], tensors: list[TensorInfo]) -> Found:
     if not same_input:
         return Found(group)
     by_name = {mt.info.name: mt for mt in [primary, *same_input]}
-    ranked, why = rank_siblings([Sibling(mt.info.name, mt.n, mt.pos) for mt in by_name.values()])
+    acts = activations()
+    ranked, why = rank_siblings([Sibling(mt.info.name, mt.n, mt.pos, acts.get(mt.info.name))
+                                 for mt in by_name.values()])
     first = by_name[ranked[0].name]
     heads = _with_siblings(first, mats, inputs)
     heads += [by_name[s.name] for s in ranked[1:] if all(by_name[s.name] is not h for h in heads)]

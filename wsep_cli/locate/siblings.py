@@ -57,7 +57,7 @@ def _key(s: Sibling) -> tuple[int, int, int, int]:
 
 
 _BECAUSE = (
-    "its output feeds a {act} in the graph and {others} do not",
+    "its output feeds a {act} in the graph (ONNX) or code (TorchScript) and {others} do not",
     "{others} are named like regressors",
     "{others} have 4·k outputs, like box regressors",
     "it comes before {others} in storage order (no stronger evidence separates them)",

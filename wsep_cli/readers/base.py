@@ -114,6 +114,11 @@ class Reader(ABC):
         """Matrix-shaped tensors the file's graph uses as something else (recurrent gates)."""
         return set()
 
+    def activations(self) -> dict[str, str]:
+        """Stored tensor name -> the Softmax / LogSoftmax / Sigmoid its output feeds, where the format
+        records the computation (TorchScript code); evidence for ranking sibling heads."""
+        return {}
+
     def locate_notes(self) -> list[str]:
         """Why the format's own evidence found no head (e.g. where an ONNX graph walk stopped)."""
         return []

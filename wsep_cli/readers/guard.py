@@ -89,6 +89,9 @@ class GuardedReader(Reader):
     def not_candidates(self) -> set[str]:
         return guarded(self.spec, self.inner.not_candidates)
 
+    def activations(self) -> dict[str, str]:
+        return guarded(self.spec, self.inner.activations)
+
     def locate_notes(self) -> list[str]:
         return guarded(self.spec, self.inner.locate_notes)
 

@@ -150,6 +150,14 @@ class TorchReader(Reader):
             values = decode(np.array(view, copy=True), t.dtype)
         return _lazy_bits(values, t)
 
+    def activations(self) -> dict[str, str]:
+        from wsep_cli.readers.pytorch.ts_code import MAX_CODE_BYTES, activations_for
+        from wsep_cli.readers.pytorch.zip_archive import ZipCheckpoint
+
+        if self.format != "torchscript" or not isinstance(self._container, ZipCheckpoint):
+            return {}
+        return activations_for(list(self._tensors), self._container.code_sources(MAX_CODE_BYTES))
+
     def close(self) -> None:
         if self._container is not None:
             self._container.close()

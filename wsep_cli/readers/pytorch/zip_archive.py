@@ -148,6 +148,16 @@ class ZipCheckpoint:
             raise UnsafeError(f"{self.path}: zip entry {name!r} expands past its limit; refused")
         return data
 
+    def code_sources(self, limit: int) -> list[str]:
+        """The TorchScript ``code/*.py`` texts (at most ``limit`` bytes in all; undecodable bytes replaced)."""
+        out, left = [], limit
+        for name in self._infos:
+            if name.startswith(f"{self.prefix}/code/") and name.endswith(".py") and 0 < left:
+                data = self._read_member(name, limit=left)
+                left -= len(data)
+                out.append(data.decode("utf-8", "replace"))
+        return out
+
     def read_pickle(self) -> bytes:
         """The validated bytes of ``data.pkl``."""
         import io
