@@ -23,6 +23,7 @@ import re
 __all__ = ["classifying_attributes", "activations_for", "MAX_CODE_BYTES"]
 
 MAX_CODE_BYTES = 4 * 1024 * 1024  # the code text read from one archive; real models have < 1 MiB
+_MAX_ACTIVATION_MODULES = 64  # per code file: each costs one pass over its text
 _OPS = {"softmax": "Softmax", "log_softmax": "LogSoftmax", "sigmoid": "Sigmoid"}
 _DECL = re.compile(r"^\s+(\w+) : __torch__\.torch\.nn\.modules\.activation\.(?:___torch_mangle_\d+\.)?"
                    r"(Softmax|LogSoftmax|Sigmoid)\s*$", re.M)
@@ -45,9 +46,8 @@ def classifying_attributes(sources: list[str]) -> dict[str, str]:
             attr = local.get(arg) if forward else temps.get(arg)
             if op and attr:
                 out.setdefault(attr, op)
-        for act_var, act_attr in local.items():
-            if act_attr not in acts:
-                continue
+        act_vars = [(v, a) for v, a in local.items() if a in acts][:_MAX_ACTIVATION_MODULES]
+        for act_var, act_attr in act_vars:
             for inner in re.findall(rf"\({re.escape(act_var)}\)\.forward\(\(?(\w+)\)?(\.forward\()?", text):
                 arg, forward = inner
                 attr = local.get(arg) if forward else temps.get(arg)
