@@ -173,4 +173,5 @@ def branch_outputs(node: Node, output: str) -> list[tuple[str, str]]:
         return []
     labels, offset = spec
     k = node.output.index(output) + offset
-    return [(label, outs[k]) for label, outs in node.branches if label in labels and k < len(outs) and outs[k]]
+    graphs = dict(node.branches)  # then_branch first, whatever the attribute order in the file
+    return [(label, graphs[label][k]) for label in labels if k < len(graphs.get(label, ())) and graphs[label][k]]
