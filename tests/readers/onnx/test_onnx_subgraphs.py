@@ -247,6 +247,14 @@ def test_layer_names_a_subgraph_tensor(tmp_path: Path) -> None:
     (h,) = doc["results"][0]["heads"]
     assert (h["layer"], h["located_by"], h["num_classes"]) == ("w_8k", "option", 12)
     assert h["epsilon"] == pytest.approx(oracle_epsilon(w8.T), rel=1e-11)
+    # both branches name their Constant 'w' (valid: neither scope encloses the other)
+    same = _sr_switch(tmp_path / "same.onnx", _branch("16k", w16, weight="w"), _branch("8k", w8, weight="w"))
+    proc, doc = run_json("--layer", "sr_switch/then_branch/w", str(same))
+    assert proc.returncode == 0, proc.stderr
+    assert doc["results"][0]["heads"][0]["epsilon"] == pytest.approx(oracle_epsilon(w16.T), rel=1e-11)
+    proc = run_wsep("score", "--layer", "w", str(same))
+    assert proc.returncode == 3
+    assert "in sub-graphs, named by scope: sr_switch/else_branch/w, sr_switch/then_branch/w" in proc.stderr  # file order
 
 
 def test_name_collisions_are_qualified_by_scope(tmp_path: Path) -> None:
