@@ -9,7 +9,9 @@ weight is a constant: an initializer or ``Constant`` output, possibly behind
 ``Transpose``/``Reshape``/``Squeeze``/``Unsqueeze``/``Flatten``/``Cast``/``Identity``/``DequantizeLinear``,
 or at a quantised head (``MatMulInteger``, ``QLinearMatMul``, ... see :mod:`wsep_cli.readers.onnx.quant`).
 An ``Add``/``Sum``/``Mean`` of two computed tensors (a distillation pair) is followed into both. A
-constant applied to a Softmax output (YOLO's DFL box decoder) is not a head.
+constant applied to a Softmax output (YOLO's DFL box decoder) is not a head. An ``If`` output is
+followed into both branches, a ``Loop``/``Scan`` output into the body (the graph arrives flattened,
+names resolved across scopes, by :mod:`wsep_cli.readers.onnx.scopes`); every branch's head is reported.
 
 This module reads only field names that wsep's own parsed graph (:mod:`wsep_cli.readers.onnx.proto`)
 shares with ``onnx``'s protobuf classes, and never imports ``onnx``. A scalar ``Mul``/``Div``
