@@ -102,10 +102,11 @@ def _by_option(reader: Reader, all_t: list[TensorInfo], layer: str) -> Head:
     for t in cands:
         if canonical_key(module_of(t.name)) == want:
             return Head(t.name, "option", "named by --layer")
-    listing = ", ".join(t.name for t in cands[-5:]) or "none"
-    raise NoClassifierError(
-        f"no tensor matches --layer {layer!r}; run `wsep layers` to list candidates (last ones: {listing})"
-    )
+    listing = "last ones: " + (", ".join(t.name for t in cands[-5:]) or "none")
+    scoped = [t.name for t in cands if t.name.rsplit("/", 1)[-1] in (layer, f"{layer}.weight")]
+    if scoped:  # ONNX sub-graph tensors, their names qualified by scope (docs/locate.md)
+        listing = "in sub-graphs, named by scope: " + ", ".join(scoped[:5])
+    raise NoClassifierError(f"no tensor matches --layer {layer!r}; run `wsep layers` to list candidates ({listing})")
 
 
 def _exact(mats: list[Matrix], all_t: list[TensorInfo], names: list[str]) -> list[Matrix]:

@@ -9,7 +9,9 @@ weight is a constant: an initializer or ``Constant`` output, possibly behind
 ``Transpose``/``Reshape``/``Squeeze``/``Unsqueeze``/``Flatten``/``Cast``/``Identity``/``DequantizeLinear``,
 or at a quantised head (``MatMulInteger``, ``QLinearMatMul``, ... see :mod:`wsep_cli.readers.onnx.quant`).
 An ``Add``/``Sum``/``Mean`` of two computed tensors (a distillation pair) is followed into both. A
-constant applied to a Softmax output (YOLO's DFL box decoder) is not a head.
+constant applied to a Softmax output (YOLO's DFL box decoder) is not a head. An ``If`` output is
+followed into both branches, a ``Loop``/``Scan`` output into the body (the graph arrives flattened,
+names resolved across scopes, by :mod:`wsep_cli.readers.onnx.scopes`); every branch's head is reported.
 
 This module reads only field names that wsep's own parsed graph (:mod:`wsep_cli.readers.onnx.proto`)
 shares with ``onnx``'s protobuf classes, and never imports ``onnx``. A scalar ``Mul``/``Div``
@@ -24,9 +26,10 @@ from typing import Any
 
 from wsep_cli.locate.siblings import CLASSIFYING_OPS
 from wsep_cli.readers.base import HeadHint, TensorInfo
-from wsep_cli.readers.onnx.found import FoundHead, not_weight_tensors, rank_found, tag_many
+from wsep_cli.readers.onnx.found import Branch, FoundHead, not_weight_tensors, rank_found, tag_branches, tag_many
 from wsep_cli.readers.onnx.quant import INTEGER_DTYPES, quant_head
 from wsep_cli.readers.onnx.route import Channels, Router
+from wsep_cli.readers.onnx.scopes import Flat, Node, branch_outputs, flatten
 from wsep_cli.readers.onnx.weights import (
     FLOATS, ONNX_DTYPE_NAMES, DerivedTensor, WeightOp, apply_shape, prod, text,
 )
@@ -43,43 +46,21 @@ _MS_OPS = {"QGemm", "QLinearAdd", "QLinearSoftmax", "QLinearSigmoid", "QLinearLe
 _MAX_STEPS = 100_000
 _MAX_WEIGHT_CHAIN = 64
 
-@dataclass(frozen=True)
-class _Node:
-    """The parts of a NodeProto the walk needs, with every name as a proper str."""
-
-    op_type: str
-    name: str
-    input: tuple[str, ...]
-    output: tuple[str, ...]
-    attrs: dict[str, Any]
-
-    @classmethod
-    def of(cls, node: Any) -> "_Node":
-        attrs: dict[str, Any] = {}
-        for a in node.attribute:
-            value = {1: a.f, 2: a.i, 6: tuple(a.floats), 7: tuple(a.ints)}.get(a.type)
-            if value is not None:
-                attrs.setdefault(text(a.name), value)
-        return cls(text(node.op_type), text(node.name), tuple(text(i) for i in node.input),
-                   tuple(text(o) for o in node.output), attrs)
-
-def _attr(node: _Node, name: str, default: Any) -> Any:
+def _attr(node: Node, name: str, default: Any) -> Any:
     return node.attrs.get(name, default)
 
 class _Walker:
     """Holds the graph indexes for one :func:`find_heads` call."""
 
     def __init__(
-        self, graph: Any, infos: Mapping[str, TensorInfo], small_ints: Callable[[str], tuple[int, ...] | None]
+        self, nodes: list[Node], infos: Mapping[str, TensorInfo], small_ints: Callable[[str], tuple[int, ...] | None]
     ) -> None:
         self.infos = infos
         self.small_ints = small_ints
-        self.producer: dict[str, _Node] = {}
-        self.consumers: dict[str, list[_Node]] = {}
-        for proto in graph.node:
-            domain, op = text(proto.domain), text(proto.op_type)
-            if domain in ("", "ai.onnx") or (domain == "com.microsoft" and op in _MS_OPS):
-                node = _Node.of(proto)
+        self.producer: dict[str, Node] = {}
+        self.consumers: dict[str, list[Node]] = {}
+        for node in nodes:
+            if node.domain in ("", "ai.onnx") or (node.domain == "com.microsoft" and node.op_type in _MS_OPS):
                 for out in node.output:
                     self.producer.setdefault(out, node)
                 for i in node.input:
@@ -106,7 +87,7 @@ class _Walker:
             shape = apply_shape(shape, op) if shape is not None else None
         return (cur, tuple(ops), shape) if shape is not None else None
 
-    def _weight_op(self, node: _Node) -> WeightOp | None:
+    def _weight_op(self, node: Node) -> WeightOp | None:
         t, ins = node.op_type, list(node.input)
         if t == "Transpose":
             perm = _attr(node, "perm", None)
@@ -136,7 +117,7 @@ class _Walker:
         info = self.infos.get(name)
         return info.shape if info is not None else None
 
-    def head_at(self, node: _Node, output: str) -> FoundHead | None:
+    def head_at(self, node: Node, output: str) -> FoundHead | None:
         """The head if ``node`` is a Gemm / MatMul / 1x1 Conv with a constant weight."""
         t, w_name = node.op_type, node.input[1] if len(node.input) > 1 else ""
         quant = quant_head(node, self.producer, self.consumers, self._stored_shape)
@@ -203,11 +184,11 @@ class _Walker:
         w = self.weight(name)
         return w is not None and prod(w[2]) == 1
 
-    def head_size(self, node: _Node) -> int | None:
+    def head_size(self, node: Node) -> int | None:
         head = self.head_at(node, "")
         return head.n if head is not None else None
 
-    def _reads_distribution(self, node: _Node) -> bool:
+    def _reads_distribution(self, node: Node) -> bool:
         """The node's data input is a Softmax output (through shape ops): a constant applied to a
         distribution is an expectation (YOLO's DFL box decoder), not a classifier reading features."""
         cur = node.input[0] if node.input else ""
@@ -226,11 +207,11 @@ class _Walker:
         """Heads reached from ``output``, and where the walk stopped without one (node descriptions)."""
         found: list[FoundHead] = []
         stops: list[str] = []
-        stack: list[tuple[str, str | None, Channels | None]] = [(output, None, None)]
+        stack: list[tuple[str, str | None, Channels | None, Branch]] = [(output, None, None, ())]
         seen: set[tuple[str, Channels | None]] = set()
         steps = 0
         while stack and steps < _MAX_STEPS:
-            name, act, ch = stack.pop()
+            name, act, ch, via = stack.pop()
             steps += 1
             node = self.producer.get(name)
             if (name, ch) in seen or node is None:
@@ -238,15 +219,20 @@ class _Walker:
             seen.add((name, ch))
             head = None if self._reads_distribution(node) else self.head_at(node, output)
             if head is not None:
-                found.append(replace(head, activation=act))
+                found.append(replace(head, activation=act, branch=via))
                 continue
             op = node.op_type.removeprefix("QLinear")
             if op in CLASSIFYING_OPS and act is None:
                 act = op
+            into = branch_outputs(node, name)
+            if into:  # If / Loop / Scan: on into each branch's (body's) matching output
+                kept = ch if node.op_type == "If" else None  # Loop/Scan stack scan outputs on a new axis
+                stack.extend((key, act, kept, (*via, (node.label, label))) for label, key in reversed(into))
+                continue
             nxt = self.router.next_inputs(node, name, ch)
             if nxt is None:
                 stops.append(f"{node.op_type} node {node.name or name!r}")
-            stack.extend((i, act, c) for i, c in reversed(nxt or []))
+            stack.extend((i, act, c, via) for i, c in reversed(nxt or []))
         return found, stops
 
 def find_heads(
@@ -272,10 +258,12 @@ class Walked:
     stops: list[str]
 
 def walk_graph(
-    graph: Any, infos: Mapping[str, TensorInfo], small_ints: Callable[[str], tuple[int, ...] | None]
+    graph: Any, infos: Mapping[str, TensorInfo], small_ints: Callable[[str], tuple[int, ...] | None],
+    flat: Flat | None = None,
 ) -> Walked:
-    """:func:`find_heads`, also saying where each walk back from an output stopped without a head."""
-    walker = _Walker(graph, infos, small_ints)
+    """:func:`find_heads`, also saying where each walk back from an output stopped without a head
+    (``flat``: the graph's :func:`~wsep_cli.readers.onnx.scopes.flatten`, when already done)."""
+    walker = _Walker((flat or flatten(graph)).nodes, infos, small_ints)
     heads: list[FoundHead] = []
     stops: list[str] = []
     per_output: dict[str, list[str]] = {}
@@ -290,4 +278,5 @@ def walk_graph(
             if all(h.hint.name != x.hint.name for x in heads):
                 heads.append(h)
     # heads whose path passed a Softmax/Sigmoid first (YOLO: every class conv before the box convs)
-    return Walked(sorted(rank_found(tag_many(heads, per_output)), key=lambda h: h.activation is None), stops)
+    ranked = rank_found(tag_branches(tag_many(heads, per_output)))
+    return Walked(sorted(ranked, key=lambda h: h.activation is None), stops)

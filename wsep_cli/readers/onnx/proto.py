@@ -5,8 +5,10 @@ read; every tensor payload (``raw_data``, packed ``float_data``...) stays in the
 (offset, length) span until :func:`storage_values` or the reader asks for it. As in protobuf,
 fields of an unexpected wire type and unknown fields are skipped, packed and unpacked repeated
 scalars are both accepted, a scalar seen twice keeps its last value and a singular message seen twice
-is merged (``graph``, ``AttributeProto.t``). Sub-messages wsep does not use (value types,
-functions, training info, sub-graphs) are skipped without being validated. The records live in
+is merged (``graph``, ``AttributeProto.t`` and ``g``). Sub-graphs (``If`` branches, ``Loop`` and
+``Scan`` bodies: attributes of type GRAPH / GRAPHS) are parsed like the main graph, nested at most
+:data:`MAX_SUBGRAPH_DEPTH` deep. Sub-messages wsep does not use (value types, functions, training
+info) are skipped without being validated. The records live in
 :mod:`wsep_cli.readers.onnx.proto_types`. Never imports ``onnx``.
 """
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 import struct
 from typing import TYPE_CHECKING
 
+from wsep_cli.errors import UnreadableError
 from wsep_cli.readers.onnx.proto_types import (
     TYPED_FIELDS, Attribute, Entry, Graph, Model, Node, OperatorSetId, Tensor, ValueInfo,
 )
@@ -28,8 +31,16 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Entry", "OperatorSetId", "ValueInfo", "Tensor", "Attribute", "Node", "Graph", "Model",
-    "parse_model", "parse_graph", "parse_tensor", "storage_values", "TYPED_FIELDS",
+    "parse_model", "parse_graph", "parse_tensor", "storage_values", "TYPED_FIELDS", "MAX_SUBGRAPH_DEPTH",
+    "GRAPH", "GRAPHS", "deep_error",
 ]
+
+MAX_SUBGRAPH_DEPTH = 8  # If inside If inside Loop ...: real exports nest two or three levels
+GRAPH, GRAPHS = 5, 10  # AttributeProto.AttributeType
+
+
+def deep_error() -> UnreadableError:
+    return UnreadableError(f"ONNX subgraphs nested deeper than {MAX_SUBGRAPH_DEPTH} levels; refusing to read them")
 
 
 def _strings(src: Source, at: int, n: int, names: dict[int, str], into: object) -> None:
@@ -92,9 +103,9 @@ def parse_tensor(src: Source, spans: list[tuple[int, int]]) -> Tensor:
     return t
 
 
-def _attribute(src: Source, at: int, n: int) -> Attribute:
+def _attribute(src: Source, at: int, n: int, depth: int) -> Attribute:
     src.count()
-    attr, t_spans = Attribute(), []
+    attr, t_spans, g_spans, graph_spans = Attribute(), [], [], []
     for num, wire, a, b, d in fields(src, at, at + n):
         if num == 1 and wire == LEN:
             attr.name = text(src, a, b, d)
@@ -108,6 +119,10 @@ def _attribute(src: Source, at: int, n: int) -> Attribute:
             attr.s = src.read(a, b) if b <= MAX_STRING else b""
         elif num == 5 and wire == LEN:
             t_spans.append((a, b))
+        elif num == 6 and wire == LEN:
+            g_spans.append((a, b))
+        elif num == 11 and wire == LEN:
+            graph_spans.append((a, b))
         elif num == 7 and wire == I32:
             attr.floats.append(struct.unpack("<f", a)[0])
         elif num == 7 and wire == LEN:
@@ -120,10 +135,14 @@ def _attribute(src: Source, at: int, n: int) -> Attribute:
             raise WireError(f"attribute {attr.name!r} holds more than {MAX_LIST_BYTES} values")
     if t_spans:
         attr.t = parse_tensor(src, t_spans)
+    if attr.type == GRAPH and g_spans:
+        attr.g = parse_graph(src, g_spans, depth + 1)
+    elif attr.type == GRAPHS:
+        attr.graphs = [parse_graph(src, [span], depth + 1) for span in graph_spans]
     return attr
 
 
-def _node(src: Source, at: int, n: int) -> Node:
+def _node(src: Source, at: int, n: int, depth: int) -> Node:
     src.count()
     node = Node()
     for num, wire, a, b, d in fields(src, at, at + n):
@@ -140,12 +159,15 @@ def _node(src: Source, at: int, n: int) -> Node:
         elif num == 7:
             node.domain = text(src, a, b, d)
         elif num == 5:
-            node.attribute.append(_attribute(src, a, b))
+            node.attribute.append(_attribute(src, a, b, depth))
     return node
 
 
-def parse_graph(src: Source, spans: list[tuple[int, int]]) -> Graph:
-    """GraphProto from one or more (merged) byte spans; sub-graphs and types are not read."""
+def parse_graph(src: Source, spans: list[tuple[int, int]], depth: int = 0) -> Graph:
+    """GraphProto from one or more (merged) byte spans, its sub-graphs too (``depth``: how deep this
+    one is nested; 0 for the model's graph); value types are not read."""
+    if depth > MAX_SUBGRAPH_DEPTH:
+        raise deep_error()
     src.count()
     g = Graph()
     lists = {11: g.input, 12: g.output, 13: g.value_info}
@@ -154,7 +176,7 @@ def parse_graph(src: Source, spans: list[tuple[int, int]]) -> Graph:
             if wire != LEN:
                 continue
             if num == 1:
-                g.node.append(_node(src, a, b))
+                g.node.append(_node(src, a, b, depth))
             elif num == 5:
                 g.initializer.append(parse_tensor(src, [(a, b)]))
             elif num in lists:

@@ -60,7 +60,8 @@ class Tensor:
 
 @dataclass
 class Attribute:
-    """AttributeProto: 1 name, 20 type, 2 f, 3 i, 4 s, 5 t, 7 floats, 8 ints (graphs are skipped)."""
+    """AttributeProto: 1 name, 20 type, 2 f, 3 i, 4 s, 5 t, 6 g, 7 floats, 8 ints, 11 graphs (``g`` and
+    ``graphs`` are read only for the types GRAPH (5) and GRAPHS (10))."""
 
     name: str = ""
     type: int = 0
@@ -70,6 +71,8 @@ class Attribute:
     t: Tensor | None = None
     floats: list[float] = field(default_factory=list)
     ints: list[int] = field(default_factory=list)
+    g: Graph | None = None
+    graphs: list[Graph] = field(default_factory=list)
 
 
 @dataclass

@@ -1,6 +1,8 @@
 """ONNX reader: the graph is parsed without external data; one tensor is decoded on request.
 
-Tensors are the graph's initializers and ``Constant`` node values. The file is parsed by wsep's own
+Tensors are the graph's initializers and ``Constant`` node values, those of its sub-graphs (``If``
+branches, ``Loop`` and ``Scan`` bodies) too, under the model-wide keys of
+:mod:`wsep_cli.readers.onnx.scopes`. The file is parsed by wsep's own
 bounded protobuf reader (:mod:`wsep_cli.readers.onnx.proto`), never by ``onnx``: opening a model
 reads its metadata only, and ``load`` reads the one tensor asked for. External data is read by this
 module itself: each location must resolve inside the model's folder (see
@@ -27,6 +29,7 @@ from wsep_cli.readers.onnx.head import not_weight_tensors, walk_graph
 from wsep_cli.readers.onnx.weights import ONNX_DTYPE_NAMES, DerivedTensor, apply_shape, text
 from wsep_cli.readers.onnx.values import STRING, decode_raw, decode_typed, raw_size
 from wsep_cli.readers.onnx.proto import Attribute, Model, Node, Tensor, parse_model
+from wsep_cli.readers.onnx.scopes import Flat, flatten
 from wsep_cli.readers.onnx.wire import Source
 from wsep_cli.readers._paths import resolve_inside
 from wsep_cli.readers.base import HeadHint, Reader, TensorInfo
@@ -78,6 +81,7 @@ class OnnxReader(Reader):
 
     format: ClassVar[str] = "onnx"
     _model: Model = field(default_factory=Model, init=False, repr=False)
+    _flat: Flat = field(default_factory=Flat, init=False, repr=False)
     _protos: dict[str, Tensor] = field(default_factory=dict, init=False, repr=False)
     _infos: dict[str, TensorInfo] = field(default_factory=dict, init=False, repr=False)
     _heads: list[FoundHead] = field(default_factory=list, init=False, repr=False)
@@ -89,15 +93,16 @@ class OnnxReader(Reader):
         self._model = _load_model(self.path)
         graph = self._model.graph
         assert graph is not None  # _load_model refuses a model without one
-        for t in graph.initializer:
-            self._add(text(t.name), t)
-        for node in graph.node:
-            if text(node.op_type) == "Constant" and text(node.domain) in ("", "ai.onnx") and node.output:
-                value = _constant_tensor(node)
-                if value is not None:
-                    self._add(text(node.output[0]), value)
+        try:
+            self._flat = flatten(graph)
+        except UnreadableError as e:
+            raise UnreadableError(f"{self.path}: {e}") from e
+        for s in self._flat.stored:
+            value = s.tensor if s.node is None else _constant_tensor(s.node)
+            if value is not None:
+                self._add(s.key, value)
         self._check_external()
-        walked = walk_graph(graph, self._infos, self._small_ints)
+        walked = walk_graph(graph, self._infos, self._small_ints, self._flat)
         self._heads = [self._with_dequantized(h) for h in walked.heads]
         self._stops = walked.stops
         self._derived = {h.derived.name: h.derived for h in self._heads if h.derived is not None}
@@ -136,8 +141,7 @@ class OnnxReader(Reader):
         return ["the ONNX graph walk back to a head stopped " + "; ".join(self._stops)]
 
     def not_candidates(self) -> set[str]:
-        assert self._model.graph is not None
-        return not_weight_tensors(self._model.graph, set(self._infos))
+        return not_weight_tensors(self._flat.nodes, set(self._infos))
 
     def metadata(self) -> dict[str, str]:
         m = self._model
