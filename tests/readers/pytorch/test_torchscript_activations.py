@@ -92,3 +92,15 @@ def test_code_patterns_are_matched_not_run() -> None:
             "    _0 = __torch__.torch.nn.functional.sigmoid\n    other = self.other\n"
             "    y = _0((other).forward(x, ), )\n    return (s).forward((fc).forward(x, ), )\n")
     assert classifying_attributes([text]) == {"fc": "LogSoftmax", "other": "Sigmoid"}
+
+
+def test_code_past_the_budget_is_left_unread_not_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import wsep_cli.readers.pytorch.ts_code as ts_code
+
+    path = _save(Functional(), "script", tmp_path / "m.pt")
+    monkeypatch.setattr(ts_code, "MAX_CODE_BYTES", 16)  # smaller than any code file
+    with TorchReader(path) as r:
+        assert r.activations() == {}
+    res = score_file(str(path))
+    assert res.status == "ok", res.error
+    assert [h.layer for h in res.heads] == ["a.weight", "b.weight"]  # storage order decides again

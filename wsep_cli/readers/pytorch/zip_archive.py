@@ -149,13 +149,16 @@ class ZipCheckpoint:
         return data
 
     def code_sources(self, limit: int) -> list[str]:
-        """The TorchScript ``code/*.py`` texts (at most ``limit`` bytes in all; undecodable bytes replaced)."""
+        """The TorchScript ``code/*.py`` texts, in archive order, until the next one would take the total
+        past ``limit`` bytes (the rest is evidence left unread, not an error); bad UTF-8 is replaced."""
         out, left = [], limit
-        for name in self._infos:
-            if name.startswith(f"{self.prefix}/code/") and name.endswith(".py") and 0 < left:
-                data = self._read_member(name, limit=left)
-                left -= len(data)
-                out.append(data.decode("utf-8", "replace"))
+        names = [n for n in self._infos if n.startswith(f"{self.prefix}/code/") and n.endswith(".py")]
+        for name in names:
+            if self._infos[name].file_size > left:
+                break
+            data = self._read_member(name, limit=left)
+            left -= len(data)
+            out.append(data.decode("utf-8", "replace"))
         return out
 
     def read_pickle(self) -> bytes:
