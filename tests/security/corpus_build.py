@@ -101,8 +101,8 @@ def _wsep_cell(result: dict[str, Any]) -> str:
     if result["exit_code"] == 0:
         h = result["heads"][0]
         return f"reads `{h['layer']}` ({h['num_classes']} classes)"
-    text = result["error"].split(": ", 1)[-1]
-    return f"exit {result['exit_code']}: {text[:110]}"
+    text = result["error"].split(": ", 1)[-1].split("; wsep loads only tensors")[0]
+    return f"exit {result['exit_code']}: {text[:120]}"
 
 
 def _torch_cell(b: Built, work: Path) -> str:

@@ -79,32 +79,31 @@ def _concatenated(folder: Path, marker: Path, cid: str) -> Path:
 
 def _hash_bomb(base: int) -> bytes:
     """T_k = (T_(k-1), T_(k-1)) for 60 levels, then used as a dict key: 2**60 hashing steps."""
-    out = bytearray(b")" + put(base))
+    out = bytearray(b"})" + put(base))
     for k in range(1, 61):
-        out += T(get(base + k - 1), get(base + k - 1)) + put(base + k) + b"0"
-    return bytes(out + b"}" + get(base + 60) + I(1) + b"s")
+        out += get(base + k - 1) + b"\x86" + put(base + k)  # TUPLE2 of the top and its memo copy
+    return bytes(out + I(1) + b"s")
 
 
 def _name_bomb(base: int) -> bytes:
     """One 1 MB key reused through the memo at 99 nested levels: 1 MB x (1 + ... + 99) of names."""
-    key = U("k" * (1 << 20)) + put(base) + b"0"
-    return key + b"}" + (get(base) + b"}") * 98 + get(base) + I(1) + b"s" * 99
+    return b"}" + U("k" * (1 << 20)) + put(base) + b"}" + (get(base) + b"}") * 97 + get(base) + I(1) + b"s" * 99
 
 
 def _repeat(fn: bytes, arg: bytes, times: int) -> Callable[[int], bytes]:
     """``fn(arg)`` ``times`` times into a list, the argument and the callable memoized once."""
     def fragment(base: int) -> bytes:
-        head = fn + put(base) + b"0" + arg + put(base + 1) + b"0"
-        return head + b"(" + (get(base) + b"(" + get(base + 1) + b"tR") * times + b"l"
+        first = fn + put(base) + b"(" + arg + put(base + 1) + b"tR"
+        return b"(" + first + (get(base) + b"(" + get(base + 1) + b"tR") * (times - 1) + b"l"
 
     return fragment
 
 
 def _build_reuse(base: int) -> bytes:
     """One 30 000-entry state BUILT onto 300 OrderedDicts (a copying loader copies it each time)."""
-    state = b"}(" + b"".join(I(i) + I(i) for i in range(30_000)) + b"u" + put(base) + b"0"
-    od = G("collections", "OrderedDict") + put(base + 1) + b"0"
-    return state + od + b"(" + (get(base + 1) + b")R" + get(base) + b"b") * 300 + b"l"
+    state = b"}(" + b"".join(I(i) + I(i) for i in range(30_000)) + b"u" + put(base)
+    first = G("collections", "OrderedDict") + put(base + 1) + b")R" + state + b"b"
+    return b"(" + first + (get(base + 1) + b")R" + get(base) + b"b") * 299 + b"l"
 
 
 def _storage() -> bytes:
@@ -134,7 +133,7 @@ def cases() -> list[Case]:
                                       + get(b) + get(b + 1) + b"\x93" + T(U(shell(m))) + b"R")),
               names("os.system"), live=True),
         _case("stack-global-int", "STACK_GLOBAL fed an int from the memo instead of a module name",
-              _zip(lambda m, b: I(5) + put(b) + b"0" + get(b) + U("system") + b"\x93"), "STACK_GLOBAL"),
+              _zip(lambda m, b: b"(" + I(5) + put(b) + get(b) + U("system") + b"\x93t"), "STACK_GLOBAL"),
         _case("build-ordereddict", "BUILD on the state_dict OrderedDict shadowing items/get/__class__ (benign)",
               _build_ordered, None),
         _case("build-class", "BUILD on the class collections.OrderedDict itself (would poison later files)",

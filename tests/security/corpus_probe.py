@@ -64,7 +64,8 @@ def probe(path: str, marker: str, weights_only: bool, layer: str | None) -> dict
         out = {"outcome": f"refuses (no result after {LIMIT_S} s)"}
     except BaseException as e:  # noqa: BLE001 - whatever torch raises is the observation
         text = " ".join(str(e).split())
-        out = {"outcome": f"refuses ({type(e).__name__}: {text[:90]})"}
+        text = text.split("WeightsUnpickler error: ", 1)[-1]  # past torch's advice on weights_only
+        out = {"outcome": f"refuses ({type(e).__name__}: {text[:100]})"}
     finally:
         signal.alarm(0)
     if m.exists():
