@@ -106,6 +106,14 @@ def _npy_member(marker: Path) -> list[Member]:
     return _members() + [Member("archive/data/extra.npy", buf.getvalue())]
 
 
+def _expanded(folder: Path, marker: Path, cid: str) -> Path:
+    """torch.ones(1).expand(20000, 4096) as the head: one 4-byte storage viewed with strides (0, 0)."""
+    import torch
+
+    sd = {"fc.weight": torch.ones(1).expand(20000, 4096), "fc.bias": torch.zeros(20000)}
+    return save_obj(folder / f"{cid}.pt", sd)
+
+
 def _legacy_zip_polyglot(folder: Path, marker: Path, cid: str) -> Path:
     """A legacy file with a zip (of another head) appended: both torch and wsep read the legacy part."""
     legacy = save_obj(folder / f"{cid}-part.pt", state_dict(), "legacy").read_bytes()
@@ -172,6 +180,8 @@ def cases() -> list[Case]:
               _zip(_storage_size(4)), r"should hold"),
         _case("storage-smaller", "a storage record 4 bytes shorter than the pickle declares",
               _zip(_storage_size(-4)), r"should hold"),
+        _case("expand-head", "a 20000 x 4096 head whose strides (0, 0) repeat one stored float (an 81 kB file)",
+              _expanded, r"strides \(0, 0\) repeat them"),
         _case("object-npy", "an object-dtype .npy (pickled payload) as an extra archive record (benign)",
               _zip(_npy_member), None),
         _case("object-array", "an object-dtype numpy array holding a payload, inside the state_dict",

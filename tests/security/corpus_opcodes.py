@@ -184,6 +184,8 @@ def cases() -> list[Case]:
               _zip(call(G("collections", "Counter"), U("abc"))), r"Counter is called on a str"),
         _case("memo-build-reuse", "one 30 000-entry BUILD state reused on 300 OrderedDicts (benign if not copied)",
               _zip(lambda m, b: _build_reuse(b)), None),
+        _case("long-global", "a GLOBAL whose module name is 16 MB long (the message must stay one short line)",
+              _zip(lambda m, b: call(G("os" + "x" * BIG, "system"))), r"refused to unpickle global 'osx{98}\.\.\.' \(\d+ characters"),
         _case("memo-index-huge", "LONG_BINPUT to memo index 2**31 (a table that large)",
               _zip(U("x") + put(2**31)), r"memo index"),
         _case("sys-call-proto4", "os.system as a protocol 4 payload inside a framed data.pkl",
