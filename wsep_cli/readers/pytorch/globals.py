@@ -181,8 +181,6 @@ def _build_table() -> dict[str, Any]:
     t: dict[str, Any] = {
         "collections.OrderedDict": StateDict,
         "collections.Counter": CounterRecord,
-        "builtins.set": set,  # built-in types: BUILD can set no attribute on them or their instances
-        "builtins.frozenset": frozenset,
         "torch._tensor._rebuild_from_type_v2": SafeCall("torch._tensor._rebuild_from_type_v2",
                                                         _rebuild_from_type_v2),
         **{k: v for k, v in SAFE_BUILTINS.items() if not k.startswith("torch.jit.")},

@@ -118,13 +118,16 @@ class SafeCall:
 
 
 def _keep_attributes(obj: dict, state: object, what: str) -> None:
-    """torch's BUILD on an OrderedDict/Counter: ``__dict__.update(state)``. Kept in ``wsep_attrs``
-    instead, so that no key can shadow ``items`` or ``get`` for the code that walks the checkpoint."""
+    """torch's BUILD on an OrderedDict/Counter: ``__dict__.update(state)``. Kept (by reference, not
+    copied: the memo lets one large state be BUILT onto thousands of dicts) in ``wsep_attrs`` instead,
+    so that no key can shadow ``items`` or ``get`` for the code that walks the checkpoint."""
     if state is None:
         return
     if not isinstance(state, dict):
         raise BadPickle(f"BUILD on {what} with a {type(state).__name__} state; torch.save writes a dict")
-    obj.__dict__.setdefault("wsep_attrs", {}).update(state)
+    if "wsep_attrs" in obj.__dict__:
+        raise BadPickle(f"BUILD on {what} twice; torch.save writes one")
+    obj.__dict__["wsep_attrs"] = state
 
 
 class StateDict(OrderedDict):
@@ -136,6 +139,10 @@ class StateDict(OrderedDict):
 
 class CounterRecord(Counter):
     """``collections.Counter`` as unpickled; BUILD state goes to ``wsep_attrs``."""
+
+    def __init__(self, iterable: object = None, /, **kwds: object) -> None:
+        _no_text(iterable, "collections.Counter")  # Counter(s) counts each character: 1 s per 10 MB
+        super().__init__(iterable, **kwds)  # type: ignore[arg-type]
 
     def __setstate__(self, state: object) -> None:
         _keep_attributes(self, state, "a Counter")
@@ -151,6 +158,23 @@ def check_ints(value: object, what: str) -> tuple[int, ...]:
 
 
 # ---------------------------------------------------------------- small safe builtins
+
+def _no_text(arg: object, what: str) -> None:
+    """Picklers give ``set``/``frozenset`` a list and ``Counter`` a dict. A string argument would be
+    iterated character by character: a memoized 200 MB string costs 2 bytes of pickle per 5 s call."""
+    if isinstance(arg, (str, bytes, bytearray)):
+        raise BadPickle(f"{what} is called on a {type(arg).__name__}; no pickler writes this")
+
+
+def _set(items: object = ()) -> set:
+    _no_text(items, "builtins.set")
+    return set(items)  # type: ignore[call-overload]
+
+
+def _frozenset(items: object = ()) -> frozenset:
+    _no_text(items, "builtins.frozenset")
+    return frozenset(items)  # type: ignore[call-overload]
+
 
 def _encode(text: object, encoding: object = "utf-8") -> bytes:
     if not isinstance(text, str) or encoding not in ("latin1", "latin-1", "utf-8", "utf8"):
@@ -240,6 +264,8 @@ def _np_reconstruct(cls: object, shape: object = (0,), code: object = b"b") -> N
 
 
 _FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "builtins.set": _set,  # SafeCall wrappers: BUILD sets nothing on them
+    "builtins.frozenset": _frozenset,
     "builtins.bytearray": _bytearray,
     "builtins.complex": _complex,
     "_codecs.encode": _encode,

@@ -24,6 +24,10 @@ from wsep_cli.readers.base import Reader, TensorInfo
 
 __all__ = ["TorchReader"]
 
+# A view whose strides repeat storage elements (stride 0: ``expand``) is materialised for scoring; past
+# this size it is refused, or a 4-byte storage could stand for a 20000 x 4096 head.
+_MAX_REPEATED_BYTES = 64 << 20
+
 
 def _contiguous_strides(shape: tuple[int, ...]) -> tuple[int, ...]:
     strides, step = [], 1
@@ -136,6 +140,12 @@ class TorchReader(Reader):
         if t.extent == 0:
             return _lazy_bits(decode(np.zeros(t.shape, dtype=np_dtype), t.dtype), t)
         size = t.dtype.itemsize
+        if t.numel > t.extent and t.numel * size > _MAX_REPEATED_BYTES:
+            raise UnreadableError(
+                f"{self.path}: tensor {name!r} views {t.extent} stored elements as {t.numel} (strides "
+                f"{t.stride} repeat them, e.g. an expand()); refused: its values would take "
+                f"{t.numel * size} bytes the file does not hold"
+            )
         length = t.extent * size
         raw = self._container.read(t.storage.key, t.storage.byte_offset + t.offset * size, length)
         if len(raw) != length:

@@ -14,11 +14,15 @@ from pathlib import Path
 
 from wsep_cli.errors import UnreadableError
 from wsep_cli.readers.pytorch.globals import InertObject, ScriptObject, TensorRef
+from wsep_cli.readers.pytorch.inert import short_repr
 
-__all__ = ["select_weights", "checkpoint_metadata", "MAX_DEPTH", "MAX_NODES"]
+__all__ = ["select_weights", "checkpoint_metadata", "MAX_DEPTH", "MAX_NODES", "MAX_NAME_CHARS"]
 
 MAX_DEPTH = 100
 MAX_NODES = 2_000_000
+# Characters of dotted names built in one walk. The pickle's memo lets one 1 MB key string be reused at
+# every level of a 100-deep chain for two bytes a use: the names would need 1 MB x (1 + ... + 100).
+MAX_NAME_CHARS = 64 << 20
 
 PRIMARY_KEYS = ("state_dict", "model_state_dict", "model", "module", "net", "network", "model_state",
                 "weights", "params")
@@ -39,6 +43,7 @@ class _Walk:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.nodes = 0
+        self.name_chars = 0
         self.seen: set[int] = set()
 
     def flatten(self, obj: object, prefix: str = "", skip: tuple[str, ...] = ()) -> dict[str, TensorRef]:
@@ -65,15 +70,36 @@ class _Walk:
         self.seen.add(id(obj))
         for key, value in children:
             if key not in skip:
-                self._visit(value, f"{prefix}.{key}" if prefix else key, out, depth + 1)
+                self._visit(value, self._name(prefix, key), out, depth + 1)
+
+    def _name(self, prefix: str, key: str) -> str:
+        self.name_chars += len(prefix) + 1 + len(key)
+        if self.name_chars > MAX_NAME_CHARS:
+            raise UnreadableError(
+                f"{self.path}: the checkpoint's keys make over {MAX_NAME_CHARS} characters of dotted names "
+                "(a long key reused through the pickle memo at many levels); refused"
+            )
+        return f"{prefix}.{key}" if prefix else key
 
 
 def _children(obj: object) -> list[tuple[str, object]] | None:
     if isinstance(obj, Mapping):
-        return [(str(k), v) for k, v in obj.items()]
+        return [(_key_text(k), v) for k, v in obj.items()]
     if isinstance(obj, (list, tuple)):
         return [(str(i), v) for i, v in enumerate(obj)]
     return None
+
+
+def _key_text(key: object) -> str:
+    """A key as a name part: strings and machine-sized ints as ``str`` gives them, anything else
+    (a tuple of memoized 10 MB strings, a 5000-digit int) bounded by :func:`short_repr`."""
+    if isinstance(key, str):
+        return key
+    if isinstance(key, int) and key.bit_length() <= 64:
+        return str(key)
+    if isinstance(key, int):
+        return f"<int of {key.bit_length()} bits>"
+    return short_repr(key)
 
 
 def _is_optimizer_state(obj: object) -> bool:

@@ -9,6 +9,10 @@ Two passes per pickle:
    :func:`~wsep_cli.readers.pytorch.globals.resolve_global`; anything not listed there is refused with
    :class:`~wsep_cli.errors.UnsafeError` naming the global, before it could be called. Storages come
    back as :class:`~wsep_cli.readers.pytorch.globals.StorageRef` records; no data is read here.
+
+The two allowed calls that copy their argument (``bytearray``, ``_codecs.encode``) share a budget of
+the pickle's own size: a pickler gives each its own literal, while the memo would let one 200 MB
+string be copied a thousand times for a few bytes each.
 """
 
 from __future__ import annotations
@@ -27,10 +31,11 @@ from wsep_cli.readers.pytorch.globals import (
     UnsupportedTensor,
     resolve_global,
 )
-from wsep_cli.readers.pytorch.inert import short_repr
+from wsep_cli.readers.pytorch.inert import SafeCall, short_repr
 
 __all__ = ["MAX_PICKLE_BYTES", "MAX_MARK_DEPTH", "scan_pickle", "unpickle", "refusal_message"]
 
+_COPYING = frozenset(("builtins.bytearray", "_codecs.encode"))
 _MODULE_HINTS = ("torch.nn", "torchvision", "timm", "__main__", "lightning", "pytorch_lightning")
 
 
@@ -39,6 +44,8 @@ def refusal_message(path: Path, dotted: str) -> str:
     hint = ""
     if dotted.startswith(_MODULE_HINTS):
         hint = " (the file pickles a whole model object, not just its weights)"
+    if len(dotted) > 200:  # a GLOBAL line may be 200 MB long
+        dotted = f"{dotted[:100]}...' ({len(dotted)} characters"
     return (
         f"{path}: refused to unpickle global '{dotted}'{hint}; wsep loads only tensors and never "
         "runs code from a checkpoint. If you trust the file, re-save model.state_dict() with "
@@ -56,6 +63,7 @@ class RestrictedUnpickler(pickle.Unpickler):
         self.storages: dict[str, StorageRef] = {}
         self._views: dict[str, StorageRef] = {}
         self._classes: dict[str, type] = {}
+        self._copy_left = len(data) + (1 << 16)
 
     def find_class(self, module: str, name: str) -> object:
         from _compat_pickle import IMPORT_MAPPING, NAME_MAPPING
@@ -68,7 +76,22 @@ class RestrictedUnpickler(pickle.Unpickler):
         found = resolve_global(dotted, torchscript=self.torchscript, classes=self._classes)
         if found is None:
             raise UnsafeError(refusal_message(self.path, dotted))
+        if dotted in _COPYING and isinstance(found, SafeCall):
+            return SafeCall(dotted, self._counted(dotted, found.fn))
         return found
+
+    def _counted(self, name: str, fn: Callable[..., bytes | bytearray]) -> Callable[..., bytes | bytearray]:
+        def call(*args: object) -> bytes | bytearray:
+            out = fn(*args)
+            self._copy_left -= len(out)
+            if self._copy_left < 0:
+                raise BadPickle(
+                    f"{name} is asked to copy more bytes than the pickle holds (one memoized string "
+                    "copied over and over); refused"
+                )
+            return out
+
+        return call
 
     def persistent_load(self, pid: object) -> object:
         if not isinstance(pid, tuple) or not pid or pid[0] not in ("storage", b"storage"):

@@ -14,11 +14,15 @@ also find ``other/data.pkl``); duplicate names (which miniz and ``zipfile`` reso
 an end record whose entry count or central-directory offset disagrees with the directory
 (``zipfile`` silently re-bases a shifted directory, miniz does not), ``..`` or absolute names,
 symbolic-link entries and the flag bits torch cannot read (encryption 0x1, patched data 0x20, strong
-encryption 0x40) are refused.
+encryption 0x40) are refused. miniz matches record names ignoring ASCII letter case
+(``archive/DATA.pkl`` answers a lookup of ``archive/data.pkl``), so wsep looks names up the same way
+and refuses a record whose name has a case-variant twin (torch may pick either); torch also refuses
+archives with an entry outside the first entry's folder, and so does wsep.
 """
 
 from __future__ import annotations
 
+import string
 import struct
 import zipfile
 import zlib
@@ -36,6 +40,11 @@ _LOCAL_HEADER = struct.Struct("<4s22xHH")
 _CHUNK = 1 << 20
 _UNREADABLE_FLAGS = {0x1: "encrypted", 0x20: "compressed patched data", 0x40: "strongly encrypted"}
 _S_IFMT, _S_IFLNK = 0o170000, 0o120000
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)  # miniz's MZ_TOLOWER
+
+
+def _fold(name: str) -> str:
+    return name.translate(_ASCII_LOWER)
 
 
 class ZipCheckpoint:
@@ -52,10 +61,13 @@ class ZipCheckpoint:
         except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError, KeyError) as e:
             raise UnreadableError(f"{path}: not a readable zip archive ({e})") from e
         self._infos = {i.filename: i for i in infos}
+        self._folded: dict[str, list[zipfile.ZipInfo]] = {}
+        for info in infos:
+            self._folded.setdefault(_fold(info.filename), []).append(info)
         try:
             self._check_directory(infos, end)
             self.prefix = self._find_prefix([i.filename for i in infos])
-            self.torchscript = f"{self.prefix}/constants.pkl" in self._infos or any(
+            self.torchscript = f"{self.prefix}/constants.pkl" in self._infos or any(  # torch: exact names
                 n.startswith(f"{self.prefix}/code/") for n in self._infos
             )
             self.byteorder = self._byteorder()
@@ -81,11 +93,29 @@ class ZipCheckpoint:
             if info.filename.startswith("/") or ".." in parts:
                 raise UnsafeError(f"{self.path}: zip entry name {info.filename!r} leaves the archive folder; refused")
 
+    def _lookup(self, name: str) -> zipfile.ZipInfo | None:
+        """The record torch's reader finds for ``name`` (letter case ignored), or ``None``."""
+        found = self._folded.get(_fold(name), [])
+        if len(found) > 1:
+            raise UnsafeError(
+                f"{self.path}: zip entries {found[0].filename!r} and {found[1].filename!r} differ only in "
+                "letter case; torch's zip reader ignores case and may read either, so wsep refuses the archive"
+            )
+        return found[0] if found else None
+
     def _find_prefix(self, names: list[str]) -> str:
-        """The first entry's top folder, as torch's reader takes it; ``<top>/data.pkl`` must exist."""
+        """The first entry's top folder, as torch's reader takes it; ``<top>/data.pkl`` must exist and
+        every entry must lie in that folder (torch.load refuses archives with one outside it)."""
         first = names[0].split("/", 1)[0] if names and "/" in names[0] else None
-        if first is not None and f"{first}/data.pkl" in self._infos:
-            return first
+        if first is not None:
+            outside = next((n for n in names if not n.startswith(f"{first}/")), None)
+            if outside is not None:
+                raise UnreadableError(
+                    f"{self.path}: zip entry {outside!r} is outside the archive folder {first!r} of the "
+                    "first entry; torch.load refuses such archives and so does wsep"
+                )
+            if self._lookup(f"{first}/data.pkl") is not None:
+                return first
         if any(n.split("/")[-1] == "data.pkl" for n in names):
             raise UnreadableError(
                 f"{self.path}: the zip archive's data.pkl is not in the folder of its first entry "
@@ -96,10 +126,10 @@ class ZipCheckpoint:
         )
 
     def _byteorder(self) -> str:
-        name = f"{self.prefix}/byteorder"
-        if name not in self._infos:
+        info = self._lookup(f"{self.prefix}/byteorder")
+        if info is None:
             return "<"
-        text = self._read_member(name, limit=16)
+        text = self._read_member(info, limit=16)
         if text not in (b"little", b"big"):  # torch compares exactly, without stripping
             raise UnreadableError(f"{self.path}: byteorder record {text[:16]!r} is neither little nor big")
         return "<" if text == b"little" else ">"
@@ -132,8 +162,8 @@ class ZipCheckpoint:
                 f"to {info.file_size} bytes (a zip bomb); refused"
             )
 
-    def _read_member(self, name: str, *, limit: int) -> bytes:
-        info = self._infos[name]
+    def _read_member(self, info: zipfile.ZipInfo, *, limit: int) -> bytes:
+        name = info.filename
         self._check(info)
         if info.file_size > limit:
             raise UnreadableError(
@@ -165,14 +195,15 @@ class ZipCheckpoint:
         """The validated bytes of ``data.pkl``."""
         import io
 
-        name = f"{self.prefix}/data.pkl"
-        data = self._read_member(name, limit=MAX_PICKLE_BYTES)
-        return scan_pickle(io.BytesIO(data), path=self.path, what=name)
+        info = self._lookup(f"{self.prefix}/data.pkl")
+        assert info is not None  # _find_prefix found it
+        data = self._read_member(info, limit=MAX_PICKLE_BYTES)
+        return scan_pickle(io.BytesIO(data), path=self.path, what=info.filename)
 
     def check_storages(self, storages: dict[str, StorageRef]) -> None:
         """Every storage the pickle referenced exists and is as large as the pickle claims."""
         for key, ref in storages.items():
-            info = self._infos.get(f"{self.prefix}/data/{key}")
+            info = self._lookup(f"{self.prefix}/data/{key}")
             if info is None:
                 raise UnreadableError(
                     f"{self.path}: storage record {self.prefix}/data/{key} is missing; the archive is "
@@ -187,7 +218,8 @@ class ZipCheckpoint:
 
     def read(self, key: str, start: int, length: int) -> bytes:
         """``length`` bytes of storage ``key`` from byte ``start`` (nothing else is read)."""
-        info = self._infos[f"{self.prefix}/data/{key}"]
+        info = self._lookup(f"{self.prefix}/data/{key}")
+        assert info is not None  # check_storages found it
         if start < 0 or start + length > info.file_size:
             raise UnreadableError(f"{self.path}: a tensor reaches past storage record {info.filename!r}")
         if info.compress_type == zipfile.ZIP_STORED:
