@@ -1,0 +1,275 @@
+"""Valid but metadata-heavy checkpoints, and near-10 MB heads, for ``benchmarks/input_bounds.py``.
+
+Run as a child process (``python benchmarks/input_bounds_valid.py FOLDER``) so that torch, timm,
+transformers and onnx never enter the benchmark's own process. Every file is written by the real
+library (``torch.save``, ``safetensors.numpy.save_file``, ``onnx.helper``, timm's ``save_for_hf``,
+transformers' ``save_pretrained``); a builder whose library is missing is left out. Prints one JSON
+object: builder name -> path relative to FOLDER.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+Builder = Callable[[Path], Path]
+RNG = np.random.default_rng(15)
+HEAD_N, HEAD_M = 2500, 1000  # 2500 x 1000 float32: 10,000,000 bytes, the largest head under 10 MiB
+
+
+def _resnet_like():  # noqa: ANN202 - torch is imported here only
+    """A small CNN with ResNet's module names (conv1, bn1, layer1, fc), ~250k parameters."""
+    import torch
+    from torch import nn
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv1 = nn.Conv2d(3, 32, 3)
+            self.bn1 = nn.BatchNorm2d(32)
+            self.layer1 = nn.Sequential(nn.Conv2d(32, 192, 3), nn.BatchNorm2d(192), nn.ReLU())
+            self.fc = nn.Linear(192, 1000)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            x = self.layer1(torch.relu(self.bn1(self.conv1(x))))
+            return self.fc(x.mean((2, 3)))
+
+    torch.manual_seed(0)
+    return Net()
+
+
+def _trained(net):  # noqa: ANN001, ANN202
+    """One SGD-momentum step, so the optimizer state holds a momentum buffer per parameter."""
+    import torch
+
+    opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=30, gamma=0.1)
+    net(torch.randn(2, 3, 16, 16)).sum().backward()
+    opt.step()
+    sched.step()
+    return opt, sched
+
+
+def torchvision_reference(d: Path) -> Path:
+    """``{"epoch", "arch": "resnet50", "state_dict", "optimizer"}``: the checkpoint that cost 850 MB."""
+    import torch
+
+    net = _resnet_like()
+    opt, _ = _trained(net)
+    p = d / "torchvision_reference.pth"
+    torch.save({"epoch": 89, "arch": "resnet50", "state_dict": net.state_dict(), "optimizer": opt.state_dict()}, p)
+    return p
+
+
+def torchvision_reference_args(d: Path) -> Path:
+    """What torchvision's references/classification/train.py saves: model, optimizer, lr_scheduler,
+    epoch and the ``argparse.Namespace`` of its command line (a global no allowlist needs)."""
+    import argparse as ap
+
+    import torch
+
+    net = _resnet_like()
+    opt, sched = _trained(net)
+    args = ap.Namespace(model="resnet50", epochs=90, lr=0.1, momentum=0.9, weight_decay=1e-4, batch_size=32,
+                        data_path="/datasets/imagenet", output_dir="checkpoints", amp=False)
+    p = d / "torchvision_reference_args.pth"
+    torch.save({"model": net.state_dict(), "optimizer": opt.state_dict(), "lr_scheduler": sched.state_dict(),
+                "epoch": 89, "args": args}, p)
+    return p
+
+
+def torchvision_reference_legacy(d: Path) -> Path:
+    """The ``arch`` checkpoint in the legacy (pre-1.6, non-zip) serialization."""
+    import torch
+
+    net = _resnet_like()
+    opt, _ = _trained(net)
+    p = d / "torchvision_reference_legacy.pth"
+    torch.save({"epoch": 89, "arch": "resnet50", "state_dict": net.state_dict(), "optimizer": opt.state_dict()}, p,
+               _use_new_zipfile_serialization=False)
+    return p
+
+
+def _timm_test_resnet():  # noqa: ANN202
+    import timm
+    import torch
+
+    torch.manual_seed(0)
+    return timm.create_model("test_resnet", pretrained=False)
+
+
+def timm_train_checkpoint(d: Path) -> Path:
+    """What timm's train.py saves (epoch, arch, state_dict, optimizer, version, args, metric,
+    state_dict_ema), plus the model's ``pretrained_cfg`` dict, for timm's real ``test_resnet``."""
+    import argparse as ap
+
+    import torch
+
+    net = _timm_test_resnet()
+    opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+    net(torch.randn(2, 3, 32, 32)).sum().backward()
+    opt.step()
+    sd = net.state_dict()
+    p = d / "timm_train_checkpoint.pth.tar"
+    torch.save({"epoch": 299, "arch": "test_resnet.r160_in1k", "state_dict": sd, "optimizer": opt.state_dict(),
+                "version": 2, "args": ap.Namespace(model="test_resnet", lr=0.1, epochs=300), "metric": 71.2,
+                "state_dict_ema": {k: v.clone() for k, v in sd.items()}, "pretrained_cfg": dict(net.pretrained_cfg)}, p)
+    return p
+
+
+def timm_hub_folder(d: Path) -> Path:
+    """A timm Hub folder written by ``timm.models.save_for_hf``: config.json (architecture,
+    pretrained_cfg, label names) beside model.safetensors."""
+    from timm.models import save_for_hf
+
+    folder = d / "timm_hub_folder"
+    net = _timm_test_resnet()
+    save_for_hf(net, folder, model_args={"label_names": [f"class {i}" for i in range(1000)]}, safe_serialization=True)
+    return folder
+
+
+def hf_save_pretrained(d: Path) -> Path:
+    """A transformers ``ResNetForImageClassification`` (tiny widths, 1000 labels) from ``save_pretrained``."""
+    import torch
+    from transformers import ResNetConfig, ResNetForImageClassification
+
+    torch.manual_seed(0)
+    labels = {i: f"imagenet class {i}" for i in range(1000)}
+    cfg = ResNetConfig(embedding_size=16, hidden_sizes=[16, 32, 64, 128], depths=[1, 1, 1, 1], num_labels=1000,
+                       id2label=labels, label2id={v: k for k, v in labels.items()})
+    folder = d / "hf_save_pretrained"
+    ResNetForImageClassification(cfg).save_pretrained(folder)
+    return folder
+
+
+def safetensors_big_metadata(d: Path) -> Path:
+    """A 1000 x 512 head under a ~5 MB ``__metadata__`` (3000 string entries, one a JSON training log)."""
+    from safetensors.numpy import save_file
+
+    log = json.dumps([{"step": i, "loss": 1.0 / (i + 1), "lr": 0.1} for i in range(20_000)])
+    meta = {"format": "pt", "training_log": log}
+    meta.update({f"note_{i:04d}": "x" * 1000 for i in range(3000)})
+    p = d / "safetensors_big_metadata.safetensors"
+    save_file({"features.weight": RNG.standard_normal((512, 256), np.float32),
+               "fc.weight": RNG.standard_normal((1000, 512), np.float32)}, str(p), metadata=meta)
+    return p
+
+
+def _onnx_chain(n_nodes: int, head: np.ndarray, name: str) -> bytes:
+    """x -> ``n_nodes`` Relu/Neg/Abs/Identity nodes -> Gemm(head, transB=1) -> logits."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    m = head.shape[1]
+    ops = ("Relu", "Neg", "Abs", "Identity")
+    nodes = [helper.make_node(ops[i % 4], [f"t{i}" if i else "x"], [f"t{i + 1}"], name=f"block{i // 4}.op{i % 4}")
+             for i in range(n_nodes)]
+    nodes.append(helper.make_node("Gemm", [f"t{n_nodes}", "fc.weight", "fc.bias"], ["logits"], transB=1, name="fc"))
+    inits = [numpy_helper.from_array(head, "fc.weight"),
+             numpy_helper.from_array(np.zeros(head.shape[0], np.float32), "fc.bias")]
+    graph = helper.make_graph(nodes, name, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, m])],
+                              [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, head.shape[0]])], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+
+
+def onnx_many_nodes(d: Path) -> Path:
+    """20,000 nodes before a 1000 x 256 Gemm head (a large transformer's node count)."""
+    p = d / "onnx_many_nodes.onnx"
+    p.write_bytes(_onnx_chain(20_000, RNG.standard_normal((1000, 256), np.float32), "many_nodes"))
+    return p
+
+
+def onnx_10mb_of_nodes(d: Path) -> Path:
+    """~9.9 MB of graph: 240,000 nodes before a 10 x 32 Gemm head."""
+    p = d / "onnx_10mb_of_nodes.onnx"
+    p.write_bytes(_onnx_chain(240_000, RNG.standard_normal((10, 32), np.float32), "node_flood"))
+    return p
+
+
+def sharded_folder(d: Path) -> Path:
+    """Four safetensors shards and an index whose weight map lists 4,000 tensors."""
+    from safetensors.numpy import save_file
+
+    folder = d / "sharded_folder"
+    folder.mkdir()
+    names = [f"blocks.{i}.mlp.weight" for i in range(4000)]
+    shards: list[dict[str, np.ndarray]] = [{} for _ in range(4)]
+    for i, name in enumerate(names):
+        shards[i % 4][name] = RNG.standard_normal((8, 8), np.float32)
+    shards[3]["head.weight"] = RNG.standard_normal((1000, 384), np.float32)
+    weight_map = {}
+    for k, tensors in enumerate(shards):
+        fname = f"model-{k + 1:05d}-of-00004.safetensors"
+        save_file(tensors, str(folder / fname), metadata={"format": "pt"})
+        weight_map.update(dict.fromkeys(tensors, fname))
+    total = sum(a.nbytes for s in shards for a in s.values())
+    (folder / "model.safetensors.index.json").write_text(
+        json.dumps({"metadata": {"total_size": total}, "weight_map": weight_map}, indent=2))
+    return folder
+
+
+def _head() -> np.ndarray:
+    return (RNG.standard_normal((HEAD_N, HEAD_M)) / np.sqrt(HEAD_M)).astype(np.float32)
+
+
+def head_10mb_safetensors(d: Path) -> Path:
+    from safetensors.numpy import save_file
+
+    p = d / "head_2500x1000.safetensors"
+    save_file({"fc.weight": _head(), "fc.bias": np.zeros(HEAD_N, np.float32)}, str(p))
+    return p
+
+
+def head_10mb_wide_safetensors(d: Path) -> Path:
+    """The same bytes as 1000 classes x 2500 features."""
+    from safetensors.numpy import save_file
+
+    p = d / "head_1000x2500.safetensors"
+    save_file({"fc.weight": np.ascontiguousarray(_head().reshape(HEAD_M, HEAD_N))}, str(p))
+    return p
+
+
+def head_10mb_pt(d: Path) -> Path:
+    import torch
+
+    p = d / "head_2500x1000.pt"
+    torch.save({"fc.weight": torch.from_numpy(_head()), "fc.bias": torch.zeros(HEAD_N)}, p)
+    return p
+
+
+def head_10mb_onnx(d: Path) -> Path:
+    p = d / "head_2500x1000.onnx"
+    p.write_bytes(_onnx_chain(1, _head(), "head"))
+    return p
+
+
+BUILDERS: dict[str, tuple[str, Builder]] = {f.__name__: (lib, f) for lib, f in (
+    ("torch", torchvision_reference), ("torch", torchvision_reference_args), ("torch", torchvision_reference_legacy),
+    ("timm", timm_train_checkpoint), ("timm", timm_hub_folder), ("transformers", hf_save_pretrained),
+    ("safetensors", safetensors_big_metadata), ("onnx", onnx_many_nodes), ("onnx", onnx_10mb_of_nodes),
+    ("safetensors", sharded_folder), ("safetensors", head_10mb_safetensors), ("safetensors", head_10mb_wide_safetensors),
+    ("torch", head_10mb_pt), ("onnx", head_10mb_onnx),
+)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("folder", type=Path)
+    args = ap.parse_args()
+    args.folder.mkdir(parents=True, exist_ok=True)
+    out: dict[str, str] = {}
+    for name, (lib, build) in BUILDERS.items():
+        if importlib.util.find_spec(lib) is None:
+            print(f"left out {name}: {lib} is not installed", file=sys.stderr)
+            continue
+        out[name] = str(build(args.folder).relative_to(args.folder))
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
