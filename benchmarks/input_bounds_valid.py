@@ -248,12 +248,65 @@ def head_10mb_onnx(d: Path) -> Path:
     return p
 
 
+def pt_many_tensors(d: Path) -> Path:
+    """A state_dict of 30,000 tiny tensors (one zip record each) beside a 1000 x 64 ``fc.weight``."""
+    import torch
+
+    sd = {f"blocks.{i}.scale": torch.ones(4) for i in range(30_000)}
+    sd["fc.weight"] = torch.from_numpy(RNG.standard_normal((1000, 64), np.float32))
+    p = d / "pt_many_tensors.pt"
+    torch.save(sd, p)
+    return p
+
+
+def pt_training_history(d: Path) -> Path:
+    """A checkpoint whose pickle is mostly metadata: 90,000 per-step log records and a 150,000-entry
+    string map, beside a small model."""
+    import torch
+
+    net = _resnet_like()
+    history = [{"step": i, "loss": 1.0 / (i + 1), "lr": 0.1 * 0.999 ** i, "tag": f"s{i}"} for i in range(90_000)]
+    p = d / "pt_training_history.pth"
+    torch.save({"state_dict": net.state_dict(), "history": history,
+                "vocab": {f"token{i}": i for i in range(150_000)}}, p)
+    return p
+
+
+def safetensors_many_tensors(d: Path) -> Path:
+    """A header of 120,000 tensor entries (~9 MB of JSON) and a 1000 x 64 ``fc.weight``."""
+    from safetensors.numpy import save_file
+
+    tensors = {f"blocks.{i}.scale": np.ones(1, np.float32) for i in range(120_000)}
+    tensors["fc.weight"] = RNG.standard_normal((1000, 64), np.float32)
+    p = d / "safetensors_many_tensors.safetensors"
+    save_file(tensors, str(p))
+    return p
+
+
+def head_10mb_fp16_safetensors(d: Path) -> Path:
+    """5000 x 1000 float16: the most rows (and float64 upcast bytes) a 10 MiB head can hold."""
+    from safetensors.numpy import save_file
+
+    p = d / "head_5000x1000_fp16.safetensors"
+    save_file({"fc.weight": (RNG.standard_normal((5000, 1000)) / 32).astype(np.float16)}, str(p))
+    return p
+
+
+def head_10mb_bf16_pt(d: Path) -> Path:
+    import torch
+
+    p = d / "head_5000x1000_bf16.pt"
+    torch.save({"fc.weight": (torch.randn(5000, 1000) / 32).to(torch.bfloat16)}, p)
+    return p
+
+
 BUILDERS: dict[str, tuple[str, Builder]] = {f.__name__: (lib, f) for lib, f in (
     ("torch", torchvision_reference), ("torch", torchvision_reference_args), ("torch", torchvision_reference_legacy),
     ("timm", timm_train_checkpoint), ("timm", timm_hub_folder), ("transformers", hf_save_pretrained),
     ("safetensors", safetensors_big_metadata), ("onnx", onnx_many_nodes), ("onnx", onnx_10mb_of_nodes),
     ("safetensors", sharded_folder), ("safetensors", head_10mb_safetensors), ("safetensors", head_10mb_wide_safetensors),
-    ("torch", head_10mb_pt), ("onnx", head_10mb_onnx),
+    ("torch", head_10mb_pt), ("onnx", head_10mb_onnx), ("torch", pt_many_tensors), ("torch", pt_training_history),
+    ("safetensors", safetensors_many_tensors), ("safetensors", head_10mb_fp16_safetensors), ("torch", head_10mb_bf16_pt),
 )}
 
 
