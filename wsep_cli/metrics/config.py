@@ -26,7 +26,7 @@ class MetricsConfig:
     Attributes:
         device: ``"cpu"`` (numpy) or ``"cuda"``/``"cuda:N"`` (torch, imported only then).
         backend: ``"auto"``; ``"torch"`` runs the torch code on ``device`` (the tests use it on CPU).
-        block_elems: elements of V upcast to float64 at a time in the Gram pass (8M = 64 MiB).
+        block_elems: elements of V upcast to float64 at a time in the Gram pass (1M = 8 MiB).
         tile: side of the cosine tiles of the exact pair pass.
         exact_pair_limit: largest n whose pair statistics (max, percentiles, most similar pair) are
             computed exactly over all n(n-1)/2 pairs; above it they come from a seeded sample.
@@ -43,12 +43,12 @@ class MetricsConfig:
 
     device: str = "cpu"
     backend: str = "auto"
-    block_elems: int = 1 << 23
-    tile: int = 2048
+    block_elems: int = 1 << 20
+    tile: int = 1024
     exact_pair_limit: int | None = None
     sample_pairs: int = 1 << 22
     sample_block: int = 512
-    collect_cap: int = 1 << 22
+    collect_cap: int = 1 << 20
     svd_limit: float = 2e7
     seed: int = 0
     top_pairs: int = 0
