@@ -11,7 +11,7 @@ import json
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 import numpy as np
 
@@ -42,8 +42,10 @@ _DTYPES: dict[str, tuple[str, str, int]] = {
 }
 
 
-@dataclass(frozen=True)
-class _Entry:
+class _Entry(NamedTuple):
+    """One header entry (a tuple: a header may list 100,000+ of them, and a tuple is built ~5x faster
+    than a frozen dataclass and is smaller)."""
+
     info: TensorInfo
     raw_dtype: str
     start: int
@@ -104,8 +106,8 @@ def parse_header_bytes(where: object, raw: bytes, size: int) -> tuple[dict[str, 
         raise UnreadableError(f"{path}: safetensors __metadata__ is not an object")
     metadata = {str(k): str(v) for k, v in meta_raw.items()}
     entries: dict[str, _Entry] = {}
-    for name, spec in header.items():
-        entries[name] = _parse_entry(path, name, spec, data_len)
+    for name in list(header):  # each JSON entry is dropped once parsed: the header is not held twice
+        entries[name] = _parse_entry(path, name, header.pop(name), data_len)
     _check_no_overlap(path, entries)
     return entries, metadata, data_start
 
@@ -128,23 +130,13 @@ def _parse_entry(path: object, name: str, spec: object, data_len: int) -> _Entry
     dtype, shape, offsets = spec.get("dtype"), spec.get("shape"), spec.get("data_offsets")
     if dtype not in _DTYPES:
         raise UnreadableError(f"{path}: tensor {name!r} has unsupported dtype {dtype!r}")
-    if (
-        not isinstance(shape, list)
-        or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape)
-        or len(shape) > 16
-    ):
+    numel = _numel(shape)
+    if numel < 0:
         raise UnreadableError(f"{path}: tensor {name!r} has an invalid shape {shape!r}")
-    if (
-        not isinstance(offsets, list)
-        or len(offsets) != 2
-        or not all(isinstance(o, int) and not isinstance(o, bool) for o in offsets)
-    ):
+    if type(offsets) is not list or len(offsets) != 2 or type(offsets[0]) is not int or type(offsets[1]) is not int:
         raise UnreadableError(f"{path}: tensor {name!r} has invalid data_offsets {offsets!r}")
     start, end = offsets
     itemsize = _DTYPES[dtype][2]
-    numel = 1
-    for d in shape:
-        numel *= d  # Python ints: no overflow, compared against the real file below
     if not (0 <= start <= end <= data_len) or end - start != numel * itemsize:
         raise UnreadableError(
             f"{path}: tensor {name!r} claims bytes {start}..{end} for shape {shape} {dtype}, "
@@ -152,6 +144,21 @@ def _parse_entry(path: object, name: str, spec: object, data_len: int) -> _Entry
         )
     info = TensorInfo(name=name, shape=tuple(shape), dtype=_DTYPES[dtype][1])
     return _Entry(info=info, raw_dtype=dtype, start=start, end=end)
+
+
+def _numel(shape: object) -> int:
+    """The element count of a JSON shape (a list of at most 16 non-negative ints), else -1.
+
+    ``type(d) is int`` keeps bools (and int subclasses) out, as the JSON decoder gives exact types;
+    Python ints never overflow, and the product is compared against the real file by the caller."""
+    if type(shape) is not list or len(shape) > 16:
+        return -1
+    numel = 1
+    for d in shape:
+        if type(d) is not int or d < 0:
+            return -1
+        numel *= d
+    return numel
 
 
 def decode_tensor(entry: _Entry, buf: bytes | np.ndarray) -> np.ndarray:
