@@ -161,15 +161,16 @@ def safetensors_big_metadata(d: Path) -> Path:
     return p
 
 
-def _onnx_chain(n_nodes: int, head: np.ndarray, name: str) -> bytes:
-    """x -> ``n_nodes`` Relu/Neg/Abs/Identity nodes -> Gemm(head, transB=1) -> logits."""
+def _onnx_chain(n_nodes: int, head: np.ndarray, name: str, pad: str = "") -> bytes:
+    """x -> ``n_nodes`` Relu/Neg/Abs/Identity nodes -> Gemm(head, transB=1) -> logits; ``pad``
+    lengthens every tensor and node name."""
     from onnx import TensorProto, helper, numpy_helper
 
     m = head.shape[1]
     ops = ("Relu", "Neg", "Abs", "Identity")
-    nodes = [helper.make_node(ops[i % 4], [f"t{i}" if i else "x"], [f"t{i + 1}"], name=f"block{i // 4}.op{i % 4}")
-             for i in range(n_nodes)]
-    nodes.append(helper.make_node("Gemm", [f"t{n_nodes}", "fc.weight", "fc.bias"], ["logits"], transB=1, name="fc"))
+    nodes = [helper.make_node(ops[i % 4], [f"{pad}t{i}" if i else "x"], [f"{pad}t{i + 1}"],
+                              name=f"{pad}block{i // 4}.op{i % 4}") for i in range(n_nodes)]
+    nodes.append(helper.make_node("Gemm", [f"{pad}t{n_nodes}", "fc.weight", "fc.bias"], ["logits"], transB=1, name="fc"))
     inits = [numpy_helper.from_array(head, "fc.weight"),
              numpy_helper.from_array(np.zeros(head.shape[0], np.float32), "fc.bias")]
     graph = helper.make_graph(nodes, name, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, m])],
@@ -184,10 +185,26 @@ def onnx_many_nodes(d: Path) -> Path:
     return p
 
 
-def onnx_10mb_of_nodes(d: Path) -> Path:
-    """~9.9 MB of graph: 240,000 nodes before a 10 x 32 Gemm head."""
-    p = d / "onnx_10mb_of_nodes.onnx"
-    p.write_bytes(_onnx_chain(240_000, RNG.standard_normal((10, 32), np.float32), "node_flood"))
+def onnx_node_limit(d: Path) -> Path:
+    """~9.9 MB of graph: 99,990 nodes (wsep reads at most 100,000) with long names, before a 10 x 32
+    Gemm head: the most an ONNX graph can cost wsep to parse."""
+    p = d / "onnx_node_limit.onnx"
+    p.write_bytes(_onnx_chain(99_990, RNG.standard_normal((10, 32), np.float32), "node_limit", pad="p" * 20))
+    return p
+
+
+def onnx_node_flood(d: Path) -> Path:
+    """~6 MB: 400,000 one-letter nodes, over the 100,000-node limit (refused, exit 4)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    n = 400_000
+    nodes = [helper.make_node("Relu", [f"{i:x}" if i else "x"], [f"{i + 1:x}"]) for i in range(n)]
+    nodes.append(helper.make_node("Gemm", [f"{n:x}", "w"], ["y"], transB=1))
+    graph = helper.make_graph(nodes, "flood", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 32])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 10])],
+                              [numpy_helper.from_array(RNG.standard_normal((10, 32), np.float32), "w")])
+    p = d / "onnx_node_flood.onnx"
+    p.write_bytes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString())
     return p
 
 
@@ -303,7 +320,7 @@ def head_10mb_bf16_pt(d: Path) -> Path:
 BUILDERS: dict[str, tuple[str, Builder]] = {f.__name__: (lib, f) for lib, f in (
     ("torch", torchvision_reference), ("torch", torchvision_reference_args), ("torch", torchvision_reference_legacy),
     ("timm", timm_train_checkpoint), ("timm", timm_hub_folder), ("transformers", hf_save_pretrained),
-    ("safetensors", safetensors_big_metadata), ("onnx", onnx_many_nodes), ("onnx", onnx_10mb_of_nodes),
+    ("safetensors", safetensors_big_metadata), ("onnx", onnx_many_nodes), ("onnx", onnx_node_limit), ("onnx", onnx_node_flood),
     ("safetensors", sharded_folder), ("safetensors", head_10mb_safetensors), ("safetensors", head_10mb_wide_safetensors),
     ("torch", head_10mb_pt), ("onnx", head_10mb_onnx), ("torch", pt_many_tensors), ("torch", pt_training_history),
     ("safetensors", safetensors_many_tensors), ("safetensors", head_10mb_fp16_safetensors), ("torch", head_10mb_bf16_pt),

@@ -25,6 +25,7 @@ from typing import Any
 from wsep_cli.locate.siblings import CLASSIFYING_OPS
 from wsep_cli.readers.base import HeadHint, TensorInfo
 from wsep_cli.readers.onnx.found import FoundHead, not_weight_tensors, rank_found, tag_many
+from wsep_cli.readers.onnx.nodes import Consumers, WalkNode, Producers
 from wsep_cli.readers.onnx.quant import INTEGER_DTYPES, quant_head
 from wsep_cli.readers.onnx.route import Channels, Router
 from wsep_cli.readers.onnx.weights import (
@@ -37,33 +38,10 @@ __all__ = [
 ]
 
 _WEIGHT_OPS = {"Transpose", "Reshape", "Identity", "Cast", "Squeeze", "Unsqueeze", "Flatten", "DequantizeLinear"}
-# onnxruntime's contrib ops that a quantised (QOperator) graph uses on the way to its output
-_MS_OPS = {"QGemm", "QLinearAdd", "QLinearSoftmax", "QLinearSigmoid", "QLinearLeakyRelu", "QLinearAveragePool",
-           "QLinearGlobalAveragePool"}
 _MAX_STEPS = 100_000
 _MAX_WEIGHT_CHAIN = 64
 
-@dataclass(frozen=True)
-class _Node:
-    """The parts of a NodeProto the walk needs, with every name as a proper str."""
-
-    op_type: str
-    name: str
-    input: tuple[str, ...]
-    output: tuple[str, ...]
-    attrs: dict[str, Any]
-
-    @classmethod
-    def of(cls, node: Any) -> "_Node":
-        attrs: dict[str, Any] = {}
-        for a in node.attribute:
-            value = {1: a.f, 2: a.i, 6: tuple(a.floats), 7: tuple(a.ints)}.get(a.type)
-            if value is not None:
-                attrs.setdefault(text(a.name), value)
-        return cls(text(node.op_type), text(node.name), tuple(text(i) for i in node.input),
-                   tuple(text(o) for o in node.output), attrs)
-
-def _attr(node: _Node, name: str, default: Any) -> Any:
+def _attr(node: WalkNode, name: str, default: Any) -> Any:
     return node.attrs.get(name, default)
 
 class _Walker:
@@ -74,16 +52,8 @@ class _Walker:
     ) -> None:
         self.infos = infos
         self.small_ints = small_ints
-        self.producer: dict[str, _Node] = {}
-        self.consumers: dict[str, list[_Node]] = {}
-        for proto in graph.node:
-            domain, op = text(proto.domain), text(proto.op_type)
-            if domain in ("", "ai.onnx") or (domain == "com.microsoft" and op in _MS_OPS):
-                node = _Node.of(proto)
-                for out in node.output:
-                    self.producer.setdefault(out, node)
-                for i in node.input:
-                    self.consumers.setdefault(i, []).append(node)
+        self.producer = Producers(graph)
+        self.consumers = Consumers(self.producer)
         self.router = Router(self.producer, lambda n: self.weight(n) is not None, self.is_scalar_const,
                              small_ints, self.head_size)
 
@@ -106,7 +76,7 @@ class _Walker:
             shape = apply_shape(shape, op) if shape is not None else None
         return (cur, tuple(ops), shape) if shape is not None else None
 
-    def _weight_op(self, node: _Node) -> WeightOp | None:
+    def _weight_op(self, node: WalkNode) -> WeightOp | None:
         t, ins = node.op_type, list(node.input)
         if t == "Transpose":
             perm = _attr(node, "perm", None)
@@ -136,7 +106,7 @@ class _Walker:
         info = self.infos.get(name)
         return info.shape if info is not None else None
 
-    def head_at(self, node: _Node, output: str) -> FoundHead | None:
+    def head_at(self, node: WalkNode, output: str) -> FoundHead | None:
         """The head if ``node`` is a Gemm / MatMul / 1x1 Conv with a constant weight."""
         t, w_name = node.op_type, node.input[1] if len(node.input) > 1 else ""
         quant = quant_head(node, self.producer, self.consumers, self._stored_shape)
@@ -203,11 +173,11 @@ class _Walker:
         w = self.weight(name)
         return w is not None and prod(w[2]) == 1
 
-    def head_size(self, node: _Node) -> int | None:
+    def head_size(self, node: WalkNode) -> int | None:
         head = self.head_at(node, "")
         return head.n if head is not None else None
 
-    def _reads_distribution(self, node: _Node) -> bool:
+    def _reads_distribution(self, node: WalkNode) -> bool:
         """The node's data input is a Softmax output (through shape ops): a constant applied to a
         distribution is an expectation (YOLO's DFL box decoder), not a classifier reading features."""
         cur = node.input[0] if node.input else ""
