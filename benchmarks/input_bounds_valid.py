@@ -317,6 +317,24 @@ def head_10mb_bf16_pt(d: Path) -> Path:
     return p
 
 
+def head_exact_pairs_8192(d: Path) -> Path:
+    """8192 classes x 320 features float32 (10 MB): 33.5M cosine pairs, all computed exactly."""
+    from safetensors.numpy import save_file
+
+    p = d / "head_8192x320.safetensors"
+    save_file({"fc.weight": RNG.standard_normal((8192, 320), np.float32)}, str(p))
+    return p
+
+
+def head_exact_pair_limit(d: Path) -> Path:
+    """32,768 classes x 79 features float32 (9.9 MiB): the exact-pair limit, 537M pairs, all exact."""
+    from safetensors.numpy import save_file
+
+    p = d / "head_32768x79.safetensors"
+    save_file({"fc.weight": RNG.standard_normal((32_768, 79), np.float32)}, str(p))
+    return p
+
+
 BUILDERS: dict[str, tuple[str, Builder]] = {f.__name__: (lib, f) for lib, f in (
     ("torch", torchvision_reference), ("torch", torchvision_reference_args), ("torch", torchvision_reference_legacy),
     ("timm", timm_train_checkpoint), ("timm", timm_hub_folder), ("transformers", hf_save_pretrained),
@@ -324,6 +342,7 @@ BUILDERS: dict[str, tuple[str, Builder]] = {f.__name__: (lib, f) for lib, f in (
     ("safetensors", sharded_folder), ("safetensors", head_10mb_safetensors), ("safetensors", head_10mb_wide_safetensors),
     ("torch", head_10mb_pt), ("onnx", head_10mb_onnx), ("torch", pt_many_tensors), ("torch", pt_training_history),
     ("safetensors", safetensors_many_tensors), ("safetensors", head_10mb_fp16_safetensors), ("torch", head_10mb_bf16_pt),
+    ("safetensors", head_exact_pairs_8192), ("safetensors", head_exact_pair_limit),
 )}
 
 

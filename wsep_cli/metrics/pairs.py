@@ -195,7 +195,7 @@ def exact_pair_stats(source: Any, n: int, mu: float, target: float, cfg: Metrics
     total = n * (n - 1) // 2
     spec = [percentile_ranks(total, q) for q in PERCENTILES]
     ranks = sorted({r for lo, hi, _ in spec for r in (lo, hi)})
-    windows = None if total <= cfg.collect_cap else _windows(source, n, cfg, be, ranks, total)
+    windows = None if total <= min(cfg.collect_cap, cfg.collect_all) else _windows(source, n, cfg, be, ranks, total)
     sel = ExactSelector(ranks, windows, cfg.collect_cap, be)
     acc = _Acc(mu, target, be, cfg.top_pairs)
     for vals, rows, cols in _tiles(source, n, cfg.tile, be):
