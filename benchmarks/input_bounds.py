@@ -15,6 +15,7 @@ the stricter reading of "MB"). It reports; it does not assert (exit 0 when it ra
 
 Usage:
     python benchmarks/input_bounds.py [--cases 300] [--seed 20261127] [--jobs 1] [--groups fuzz,hostile]
+        [--valid torchvision_reference,onnx_node_limit] [--timeout 60]
 """
 
 from __future__ import annotations
@@ -169,6 +170,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=20261127, help="fuzz seed (default: the fuzz tests' seed)")
     ap.add_argument("--jobs", type=int, default=1, help="children at once (default 1: timings undisturbed)")
     ap.add_argument("--groups", default=",".join(GROUPS), help=f"which inputs (default {','.join(GROUPS)})")
+    ap.add_argument("--valid", default="", help="comma-separated builders of input_bounds_valid.py (default all)")
     ap.add_argument("--timeout", type=int, default=60, help="kill a child after this many seconds")
     args = ap.parse_args()
     groups = tuple(g for g in args.groups.split(",") if g)
@@ -176,7 +178,8 @@ def main() -> None:
         ap.error(f"--groups takes a comma-separated subset of {','.join(GROUPS)}")
     work = Path(tempfile.mkdtemp(prefix="wsep-bounds-"))
     try:
-        corpus = build_corpus(work / "inputs", args.seed, args.cases, groups)
+        valid = tuple(v for v in args.valid.split(",") if v)
+        corpus = build_corpus(work / "inputs", args.seed, args.cases, groups, valid)
         env = child_environment(work)
         print(f"machine: {machine()}")
         print(f"command: {' '.join(wsep_cmd())} score --json INPUT, one fresh process per input, {args.jobs} at a time")
@@ -194,7 +197,6 @@ def main() -> None:
         print_counts(results)
         print_worst(results, "wall")
         print_worst(results, "rss")
-        print()
         print_verdict(results)
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -112,10 +112,10 @@ def _built(build: Callable[[], Path], origin: str) -> tuple[Path, str, str]:
 
 # ------------------------------------------------------------------------------------------ valid
 
-def valid_inputs(root: Path) -> Iterator[tuple[Path, str, str]]:
+def valid_inputs(root: Path, names: tuple[str, ...] = ()) -> Iterator[tuple[Path, str, str]]:
     folder = root / "valid"
     env = {**os.environ, "HF_HUB_DISABLE_PROGRESS_BARS": "1", "TRANSFORMERS_VERBOSITY": "error"}
-    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "input_bounds_valid.py"), str(folder)],
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "input_bounds_valid.py"), str(folder), *names],
                           capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL)
     if proc.returncode != 0:
         yield Path(), "failed", f"input_bounds_valid.py exited {proc.returncode}: {proc.stderr.strip()[-300:]}"
@@ -132,11 +132,13 @@ def valid_inputs(root: Path) -> Iterator[tuple[Path, str, str]]:
 GROUPS = ("fuzz", "corpus", "hostile", "valid")
 
 
-def build_corpus(root: Path, seed: int, cases: int, groups: tuple[str, ...] = GROUPS) -> Corpus:
-    """Write every input under ``root`` (a fresh folder) and return them with their provenance."""
+def build_corpus(root: Path, seed: int, cases: int, groups: tuple[str, ...] = GROUPS,
+                 valid: tuple[str, ...] = ()) -> Corpus:
+    """Write every input under ``root`` (a fresh folder) and return them with their provenance
+    (``valid``: the builders of input_bounds_valid.py to run; all when empty)."""
     sources: dict[str, Callable[[], Iterator[tuple[Path, str, str]]]] = {
         "fuzz": lambda: fuzz_inputs(root, seed, cases), "corpus": corpus_inputs,
-        "hostile": lambda: hostile_inputs(root), "valid": lambda: valid_inputs(root),
+        "hostile": lambda: hostile_inputs(root), "valid": lambda: valid_inputs(root, valid),
     }
     out = Corpus([], [])
     for group in groups:

@@ -1,6 +1,6 @@
 """Valid but metadata-heavy checkpoints, and near-10 MB heads, for ``benchmarks/input_bounds.py``.
 
-Run as a child process (``python benchmarks/input_bounds_valid.py FOLDER``) so that torch, timm,
+Run as a child process (``python benchmarks/input_bounds_valid.py FOLDER [BUILDER...]``) so that torch, timm,
 transformers and onnx never enter the benchmark's own process. Every file is written by the real
 library (``torch.save``, ``safetensors.numpy.save_file``, ``onnx.helper``, timm's ``save_for_hf``,
 transformers' ``save_pretrained``); a builder whose library is missing is left out. Prints one JSON
@@ -349,10 +349,16 @@ BUILDERS: dict[str, tuple[str, Builder]] = {f.__name__: (lib, f) for lib, f in (
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("folder", type=Path)
+    ap.add_argument("names", nargs="*", help="builders to run (default: all)")
     args = ap.parse_args()
+    unknown = set(args.names) - set(BUILDERS)
+    if unknown:
+        ap.error(f"unknown builders {sorted(unknown)}; known: {', '.join(BUILDERS)}")
     args.folder.mkdir(parents=True, exist_ok=True)
     out: dict[str, str] = {}
     for name, (lib, build) in BUILDERS.items():
+        if args.names and name not in args.names:
+            continue
         if importlib.util.find_spec(lib) is None:
             print(f"left out {name}: {lib} is not installed", file=sys.stderr)
             continue
