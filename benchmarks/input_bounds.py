@@ -171,7 +171,7 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=1, help="children at once (default 1: timings undisturbed)")
     ap.add_argument("--groups", default=",".join(GROUPS), help=f"which inputs (default {','.join(GROUPS)})")
     ap.add_argument("--valid", default="", help="comma-separated builders of input_bounds_valid.py (default all)")
-    ap.add_argument("--timeout", type=int, default=60, help="kill a child after this many seconds")
+    ap.add_argument("--timeout", type=int, default=120, help="kill a child after this many seconds (default 120)")
     args = ap.parse_args()
     groups = tuple(g for g in args.groups.split(",") if g)
     if not groups or set(groups) - set(GROUPS):

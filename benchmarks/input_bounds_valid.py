@@ -18,9 +18,14 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from input_bounds_heads import (  # noqa: E402
+    onnx_chain, head_10mb_bf16_pt, head_10mb_fp16_safetensors, head_10mb_onnx, head_10mb_pt, head_10mb_safetensors,
+    head_10mb_wide_safetensors, head_exact_pair_limit, head_exact_pairs_8192,
+)
+
 Builder = Callable[[Path], Path]
-RNG = np.random.default_rng(15)
-HEAD_N, HEAD_M = 2500, 1000  # 2500 x 1000 float32: 10,000,000 bytes, the largest head under 10 MiB
+RNG = np.random.default_rng(16)
 
 
 def _resnet_like():  # noqa: ANN202 - torch is imported here only
@@ -161,27 +166,10 @@ def safetensors_big_metadata(d: Path) -> Path:
     return p
 
 
-def _onnx_chain(n_nodes: int, head: np.ndarray, name: str, pad: str = "") -> bytes:
-    """x -> ``n_nodes`` Relu/Neg/Abs/Identity nodes -> Gemm(head, transB=1) -> logits; ``pad``
-    lengthens every tensor and node name."""
-    from onnx import TensorProto, helper, numpy_helper
-
-    m = head.shape[1]
-    ops = ("Relu", "Neg", "Abs", "Identity")
-    nodes = [helper.make_node(ops[i % 4], [f"{pad}t{i}" if i else "x"], [f"{pad}t{i + 1}"],
-                              name=f"{pad}block{i // 4}.op{i % 4}") for i in range(n_nodes)]
-    nodes.append(helper.make_node("Gemm", [f"{pad}t{n_nodes}", "fc.weight", "fc.bias"], ["logits"], transB=1, name="fc"))
-    inits = [numpy_helper.from_array(head, "fc.weight"),
-             numpy_helper.from_array(np.zeros(head.shape[0], np.float32), "fc.bias")]
-    graph = helper.make_graph(nodes, name, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, m])],
-                              [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, head.shape[0]])], inits)
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
-
-
 def onnx_many_nodes(d: Path) -> Path:
     """20,000 nodes before a 1000 x 256 Gemm head (a large transformer's node count)."""
     p = d / "onnx_many_nodes.onnx"
-    p.write_bytes(_onnx_chain(20_000, RNG.standard_normal((1000, 256), np.float32), "many_nodes"))
+    p.write_bytes(onnx_chain(20_000, RNG.standard_normal((1000, 256), np.float32), "many_nodes"))
     return p
 
 
@@ -189,7 +177,7 @@ def onnx_node_limit(d: Path) -> Path:
     """~9.9 MB of graph: 99,990 nodes (wsep reads at most 100,000) with long names, before a 10 x 32
     Gemm head: the most an ONNX graph can cost wsep to parse."""
     p = d / "onnx_node_limit.onnx"
-    p.write_bytes(_onnx_chain(99_990, RNG.standard_normal((10, 32), np.float32), "node_limit", pad="p" * 20))
+    p.write_bytes(onnx_chain(99_990, RNG.standard_normal((10, 32), np.float32), "node_limit", pad="p" * 20))
     return p
 
 
@@ -230,41 +218,6 @@ def sharded_folder(d: Path) -> Path:
     return folder
 
 
-def _head() -> np.ndarray:
-    return (RNG.standard_normal((HEAD_N, HEAD_M)) / np.sqrt(HEAD_M)).astype(np.float32)
-
-
-def head_10mb_safetensors(d: Path) -> Path:
-    from safetensors.numpy import save_file
-
-    p = d / "head_2500x1000.safetensors"
-    save_file({"fc.weight": _head(), "fc.bias": np.zeros(HEAD_N, np.float32)}, str(p))
-    return p
-
-
-def head_10mb_wide_safetensors(d: Path) -> Path:
-    """The same bytes as 1000 classes x 2500 features."""
-    from safetensors.numpy import save_file
-
-    p = d / "head_1000x2500.safetensors"
-    save_file({"fc.weight": np.ascontiguousarray(_head().reshape(HEAD_M, HEAD_N))}, str(p))
-    return p
-
-
-def head_10mb_pt(d: Path) -> Path:
-    import torch
-
-    p = d / "head_2500x1000.pt"
-    torch.save({"fc.weight": torch.from_numpy(_head()), "fc.bias": torch.zeros(HEAD_N)}, p)
-    return p
-
-
-def head_10mb_onnx(d: Path) -> Path:
-    p = d / "head_2500x1000.onnx"
-    p.write_bytes(_onnx_chain(1, _head(), "head"))
-    return p
-
-
 def pt_many_tensors(d: Path) -> Path:
     """A state_dict of 30,000 tiny tensors (one zip record each) beside a 1000 x 64 ``fc.weight``."""
     import torch
@@ -297,41 +250,6 @@ def safetensors_many_tensors(d: Path) -> Path:
     tensors["fc.weight"] = RNG.standard_normal((1000, 64), np.float32)
     p = d / "safetensors_many_tensors.safetensors"
     save_file(tensors, str(p))
-    return p
-
-
-def head_10mb_fp16_safetensors(d: Path) -> Path:
-    """5000 x 1000 float16: the most rows (and float64 upcast bytes) a 10 MiB head can hold."""
-    from safetensors.numpy import save_file
-
-    p = d / "head_5000x1000_fp16.safetensors"
-    save_file({"fc.weight": (RNG.standard_normal((5000, 1000)) / 32).astype(np.float16)}, str(p))
-    return p
-
-
-def head_10mb_bf16_pt(d: Path) -> Path:
-    import torch
-
-    p = d / "head_5000x1000_bf16.pt"
-    torch.save({"fc.weight": (torch.randn(5000, 1000) / 32).to(torch.bfloat16)}, p)
-    return p
-
-
-def head_exact_pairs_8192(d: Path) -> Path:
-    """8192 classes x 320 features float32 (10 MB): 33.5M cosine pairs, all computed exactly."""
-    from safetensors.numpy import save_file
-
-    p = d / "head_8192x320.safetensors"
-    save_file({"fc.weight": RNG.standard_normal((8192, 320), np.float32)}, str(p))
-    return p
-
-
-def head_exact_pair_limit(d: Path) -> Path:
-    """32,768 classes x 79 features float32 (9.9 MiB): the exact-pair limit, 537M pairs, all exact."""
-    from safetensors.numpy import save_file
-
-    p = d / "head_32768x79.safetensors"
-    save_file({"fc.weight": RNG.standard_normal((32_768, 79), np.float32)}, str(p))
     return p
 
 
