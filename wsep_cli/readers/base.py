@@ -29,7 +29,9 @@ def shape_numel(shape: tuple[int, ...]) -> int:
 
 def bf16_to_float32(raw: np.ndarray) -> np.ndarray:
     """Exact bfloat16 -> float32 upcast of raw uint16 bits: bfloat16 is the top half of a float32."""
-    return (raw.astype(np.uint32) << 16).view(np.float32)
+    bits = raw.astype(np.uint32)
+    bits <<= 16  # in place: one float32-sized array, not two
+    return bits.view(np.float32)
 
 
 @dataclass(frozen=True, slots=True)
