@@ -15,7 +15,7 @@ the stricter reading of "MB"). It reports; it does not assert (exit 0 when it ra
 
 Usage:
     python benchmarks/input_bounds.py [--cases 300] [--seed 20261127] [--jobs 1] [--groups fuzz,hostile]
-        [--valid torchvision_reference,onnx_node_limit] [--timeout 60]
+        [--valid torchvision_reference,onnx_node_limit] [--timeout 120]
 """
 
 from __future__ import annotations
