@@ -9,7 +9,8 @@ the collector is switched back on for the command's own work. On the 2-core deve
 takes about 0.1 s off every ``wsep score`` (docs/benchmarks.md).
 
 Only the console script (and ``python -m wsep_cli``) calls :func:`begin`; used as a library, wsep
-never touches the collector.
+only pauses the collector while it opens a checkpoint and locates its head
+(:func:`wsep_cli.pipeline.heads.collector_paused`), and restores its state after.
 """
 
 from __future__ import annotations

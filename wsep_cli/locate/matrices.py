@@ -60,6 +60,8 @@ def natural_key(name: str) -> list[object]:
 
 def canonical_key(key: str) -> str:
     """The key with wrapper prefixes (``module.``, ``_orig_mod.``, Lightning's ``model.``) removed."""
+    if not key.startswith(WRAPPERS):  # the common case, in one call
+        return key
     changed = True
     while changed:
         changed = False
@@ -82,9 +84,9 @@ def matrix_shaped(shape: tuple[int, ...]) -> bool:
 
 def is_matrix(t: TensorInfo) -> bool:
     """A float matrix (see :func:`matrix_shaped`) with non-zero sizes, not a recurrent gate matrix."""
-    if t.dtype not in FLOAT_DTYPES or any(d < 1 for d in t.shape) or is_recurrent(t.name):
+    if t.dtype not in FLOAT_DTYPES or not matrix_shaped(t.shape) or min(t.shape) < 1:
         return False
-    return matrix_shaped(t.shape)
+    return not is_recurrent(t.name)
 
 
 def module_of(key: str) -> str:
@@ -93,7 +95,7 @@ def module_of(key: str) -> str:
 
 
 def is_state(key: str) -> bool:
-    return any(p in OPTIMIZER_PARTS for p in key.split("."))
+    return not OPTIMIZER_PARTS.isdisjoint(key.split("."))
 
 
 def _common_root(keys: list[str]) -> str:
@@ -120,8 +122,8 @@ def weight_matrices(tensors: list[TensorInfo]) -> list[Matrix]:
     when nothing else is there. Storage order is trusted unless it is plain alphabetical (what
     ``safetensors.save_file`` writes), in which case natural order (``2`` before ``13``) stands in.
     """
-    mats = [t for t in tensors if is_matrix(t) and (t.name.endswith(".weight") or "." not in t.name)]
-    mats = [t for t in mats if not is_state(t.name)]
+    mats = [t for t in tensors if is_matrix(t) and (t.name.endswith(".weight") or "." not in t.name)
+            and not is_state(t.name)]
     canon = [canonical_key(module_of(t.name)) for t in mats]
     non_ema = [i for i, k in enumerate(canon) if k.split(".", 1)[0] not in EMA_ROOTS]
     if non_ema:

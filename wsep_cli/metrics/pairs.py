@@ -195,7 +195,7 @@ def exact_pair_stats(source: Any, n: int, mu: float, target: float, cfg: Metrics
     total = n * (n - 1) // 2
     spec = [percentile_ranks(total, q) for q in PERCENTILES]
     ranks = sorted({r for lo, hi, _ in spec for r in (lo, hi)})
-    windows = None if total <= cfg.collect_cap else _windows(source, n, cfg, be, ranks, total)
+    windows = None if total <= min(cfg.collect_cap, cfg.collect_all) else _windows(source, n, cfg, be, ranks, total)
     sel = ExactSelector(ranks, windows, cfg.collect_cap, be)
     acc = _Acc(mu, target, be, cfg.top_pairs)
     for vals, rows, cols in _tiles(source, n, cfg.tile, be):
@@ -213,10 +213,21 @@ def exact_pair_stats(source: Any, n: int, mu: float, target: float, cfg: Metrics
 def sampled_pair_stats(source: Any, n: int, mu: float, target: float, cfg: MetricsConfig, be: Backend) -> PairStats:
     """Pair statistics over a seeded sample of about ``cfg.sample_pairs`` pairs."""
     acc = _Acc(mu, target, be, cfg.top_pairs)
-    parts = []
+    parts: list[Any] = []
+    b = max(1, min(cfg.sample_block, n // 2))
+    size = -(-cfg.sample_pairs // (b * b)) * b * b  # what sample_blocks draws
+    values = np.empty(size) if be.name == "numpy" else None  # filled in place: the sample is held once
+    at = 0
     for vals, rows, cols in _sample(source, n, cfg, cfg.sample_pairs):
         acc.add(vals, rows, cols)
-        parts.append(vals)
-    values = be.concat(parts)
-    pct = tuple(float(p) for p in np.percentile(values, PERCENTILES))
+        if values is not None and at + vals.shape[0] <= size:
+            values[at:at + vals.shape[0]] = vals
+            at += vals.shape[0]
+        else:
+            parts.append(vals)
+    if values is None:
+        pct = tuple(float(p) for p in np.percentile(be.concat(parts), PERCENTILES))
+    else:  # partitioned in place: no copy of a 4M-value sample
+        values = np.concatenate([values[:at], *parts]) if parts else values[:at]
+        pct = tuple(float(p) for p in np.percentile(values, PERCENTILES, overwrite_input=True))
     return acc.result(pct)  # type: ignore[arg-type]

@@ -174,9 +174,10 @@ class ExactSelector:
         collected = None
         if not g.histogram and not g.overflow:
             collected = self.be.concat(g.parts)
+            g.parts = []  # the chunks are in ``collected`` now: hold them once, not twice
             kth = sorted({r - g.below for r in g.ranks if 0 <= r - g.below < collected.shape[0]})
-            if kth:  # a partial sort places exactly the wanted order statistics
-                collected = np.partition(collected, kth)
+            if kth:  # a partial sort places exactly the wanted order statistics (in place)
+                collected = _partitioned(collected, kth)
         for r in g.ranks:
             rr = r - g.below
             if rr < 0:  # the value lies below the interval (a wrong guessed window)
@@ -197,3 +198,12 @@ class ExactSelector:
                 below = g.below + (int(cum[j - 1]) if j else 0)
                 out.append((r, lo, hi, below, int(g.hist[j])))
         return out
+
+
+def _partitioned(values: Any, kth: list[int]) -> Any:
+    """``values`` partially sorted so that each ``kth`` position holds its order statistic; numpy
+    arrays in place (a chunk's worth of memory instead of a copy), others as a partitioned copy."""
+    if isinstance(values, np.ndarray) and values.flags.writeable:
+        values.partition(kth)
+        return values
+    return np.partition(np.asarray(values), kth)

@@ -109,5 +109,7 @@ def not_weight_tensors(nodes: Any, names: set[str]) -> set[str]:
     consumers: dict[str, set[str]] = {}
     for proto in nodes:
         for i in proto.input:
-            consumers.setdefault(text(i), set()).add(text(proto.op_type))
+            name = text(i)
+            if name in names:  # only the stored tensors' readers: not an index of every name in the graph
+                consumers.setdefault(name, set()).add(text(proto.op_type))
     return {n for n in names if consumers.get(n) and consumers[n] <= _NOT_WEIGHT_CONSUMERS}

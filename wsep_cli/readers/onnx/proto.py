@@ -15,6 +15,7 @@ info) are skipped without being validated. The records live in
 from __future__ import annotations
 
 import struct
+import sys
 from typing import TYPE_CHECKING
 
 from wsep_cli.errors import UnreadableError
@@ -32,11 +33,14 @@ if TYPE_CHECKING:
 __all__ = [
     "Entry", "OperatorSetId", "ValueInfo", "Tensor", "Attribute", "Node", "Graph", "Model",
     "parse_model", "parse_graph", "parse_tensor", "storage_values", "TYPED_FIELDS", "MAX_SUBGRAPH_DEPTH",
-    "GRAPH", "GRAPHS", "deep_error",
+    "GRAPH", "GRAPHS", "deep_error", "MAX_NODES",
 ]
 
 MAX_SUBGRAPH_DEPTH = 8  # If inside If inside Loop ...: real exports nest two or three levels
 GRAPH, GRAPHS = 5, 10  # AttributeProto.AttributeType
+# Far above any classifier graph (a large ViT or a 7B-parameter language model exports 5,000-30,000
+# nodes); a graph with more is refused (parsing one node costs ~5 us and ~400 bytes in Python).
+MAX_NODES = 100_000
 
 
 def deep_error() -> UnreadableError:
@@ -142,6 +146,51 @@ def _attribute(src: Source, at: int, n: int, depth: int) -> Attribute:
     return attr
 
 
+_NO_ATTRIBUTES: tuple[()] = ()  # shared by every node without attributes (most of a large graph)
+
+
+def _node_fast(src: Source, at: int, n: int, data: bytes, names: dict[str, str], depth: int) -> Node | None:
+    """A NodeProto from its bytes when they are in hand and every field is length-delimited with a
+    one-byte tag (what every writer emits); None sends the node to :func:`_node` (same result, and
+    the same errors for a malformed one). Tensor names are shared through ``names``: a name is an
+    output once and an input once or more, so a large graph holds each name once."""
+    inputs: list[str] = []
+    outputs: list[str] = []
+    name = op_type = domain = ""
+    attributes: list[Attribute] | tuple[()] = _NO_ATTRIBUTES
+    i = 0
+    while i < n:
+        key = data[i]
+        if key & 7 != LEN or key < 8 or key >= 0x80 or i + 1 >= n:
+            return None
+        size = data[i + 1]
+        i += 2
+        if size >= 0x80:
+            if i >= n or data[i] >= 0x80:
+                return None
+            size = (size & 0x7F) | (data[i] << 7)
+            i += 1
+        if size > n - i:
+            return None
+        num = key >> 3
+        if num == 1 or num == 2:
+            t = data[i:i + size].decode("utf-8", errors="backslashreplace")
+            (inputs if num == 1 else outputs).append(names.setdefault(t, t))
+        elif num == 4:
+            op_type = sys.intern(data[i:i + size].decode("utf-8", errors="backslashreplace"))
+        elif num == 3:
+            name = data[i:i + size].decode("utf-8", errors="backslashreplace")
+        elif num == 7:
+            domain = sys.intern(data[i:i + size].decode("utf-8", errors="backslashreplace"))
+        elif num == 5:
+            if not attributes:
+                attributes = []
+            attributes.append(_attribute(src, at + i, size, depth))  # type: ignore[union-attr]
+        i += size
+    src.count()
+    return Node(inputs, outputs, name, op_type, domain, attributes)  # type: ignore[arg-type]
+
+
 def _node(src: Source, at: int, n: int, depth: int) -> Node:
     src.count()
     node = Node()
@@ -171,12 +220,16 @@ def parse_graph(src: Source, spans: list[tuple[int, int]], depth: int = 0) -> Gr
     src.count()
     g = Graph()
     lists = {11: g.input, 12: g.output, 13: g.value_info}
+    names: dict[str, str] = {}
     for at, n in spans:
         for num, wire, a, b, d in fields(src, at, at + n):
             if wire != LEN:
                 continue
             if num == 1:
-                g.node.append(_node(src, a, b, depth))
+                if len(g.node) >= MAX_NODES:
+                    raise WireError(f"the graph holds more than {MAX_NODES} nodes; refusing to parse it")
+                node = _node_fast(src, a, b, d, names, depth) if d is not None else None
+                g.node.append(node if node is not None else _node(src, a, b, depth))
             elif num == 5:
                 g.initializer.append(parse_tensor(src, [(a, b)]))
             elif num in lists:

@@ -49,7 +49,7 @@ class Router:
     """Answers, for one node on the walk, which (input, channel range) pairs to follow next.
 
     Args:
-        producer: the node that writes each tensor name (wsep's ``_Node`` records).
+        producer: the node that writes each tensor name (wsep's :class:`~wsep_cli.readers.onnx.scopes.Node` records).
         is_const: whether a tensor is a constant (an initializer or Constant, maybe through shape ops).
         is_scalar_const: whether it is a constant with one element.
         small_ints: the values of a small constant integer tensor, else None.

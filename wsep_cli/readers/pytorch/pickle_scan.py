@@ -55,6 +55,15 @@ for _kind, _codes in OPCODE_ARGS.items():
     for _c in _codes:
         _KIND[_c] = _kind
 _MEMO_BIN = frozenset(b"qrhj")  # BINPUT LONG_BINPUT BINGET LONG_BINGET
+# Fast paths of the walk, for the opcodes that make up most of a real pickle: a push with a fixed
+# argument (its size with the opcode byte), a push of a string or bytes with an unsigned 1/4/8-byte
+# length (the length's width); BINPUT and BINGET are handled inline too.
+_FIXED_PUSH = [1 + k if EFFECT[c] == PUSH and k is not None and k >= 0 else 0 for c, k in enumerate(_KIND)]
+_SIZED_PUSH = [-k - 10 if EFFECT[c] == PUSH and k is not None and k <= -10 and c not in b"T\x8b" else 0
+               for c, k in enumerate(_KIND)]
+_MEMO_WIDTH = [{0x71: 1, 0x72: 4, 0x68: 1, 0x6A: 4}.get(c, 0) for c in range(256)]  # q r h j: index width
+_GETS = frozenset(b"hj")
+_MARK = ord("(")
 _MEMO_TEXT = frozenset(b"pg")  # PUT GET
 _FRAME = 0x95
 
@@ -110,8 +119,13 @@ def scan_pickle(fh: BinaryIO, *, path: Path, what: str, limit: int = MAX_PICKLE_
     return bytes(buf.data[:end])
 
 
+def _past_frame(start: int, frame_end: int) -> None:
+    raise ValueError(f"the opcode at byte {start} runs past the end of its FRAME at byte {frame_end}")
+
+
 def _walk(buf: _Buffer, path: Path, what: str) -> int:
     data, pos, ops = buf.data, 0, 0
+    end = len(data)  # refreshed after every buf.need (the buffer only grows)
     kinds, effects = _KIND, EFFECT
     # the weight model (see pickle_effects): one int per stack item, mark positions, memo weights
     stack: list[int] = []
@@ -119,20 +133,68 @@ def _walk(buf: _Buffer, path: Path, what: str) -> int:
     memo: dict[int, int] = {}
     hashed = 0
     index = 0
-    frame_end = 0
+    frame_end = 0  # 0 outside protocol 4 frames, so the frame checks below cost one comparison
+    fixed, sized, memo_width, gets = _FIXED_PUSH, _SIZED_PUSH, _MEMO_WIDTH, _GETS
     while True:
-        if pos >= len(data):
+        if pos >= end:
             buf.need(pos + 1)
+            end = len(data)
         start = pos
         code = data[pos]
         pos += 1
         ops += 1
+        # fast paths (none of them changes ``hashed``, so the hashing check below may be skipped)
+        f = fixed[code]
+        if f:
+            pos += f - 1
+            if pos > end:
+                buf.need(pos)
+                end = len(data)
+            if start < frame_end < pos:
+                _past_frame(start, frame_end)
+            stack.append(1)
+            continue
+        f = sized[code]
+        if f:
+            if pos + f > end:
+                buf.need(pos + f)
+                end = len(data)
+            pos += f + int.from_bytes(data[pos:pos + f], "little")
+            if pos > end:
+                buf.need(pos)
+                end = len(data)
+            if start < frame_end < pos:
+                _past_frame(start, frame_end)
+            stack.append(1)
+            continue
+        f = memo_width[code]
+        if f:
+            if pos + f > end:
+                buf.need(pos + f)
+                end = len(data)
+            index = data[pos] if f == 1 else int.from_bytes(data[pos:pos + 4], "little")
+            pos += f
+            if start < frame_end < pos:
+                _past_frame(start, frame_end)
+            if code in gets:
+                stack.append(memo.get(index, 1))
+                continue
+            if index > ops or index > MAX_MEMO_INDEX:
+                _check_memo(index, ops, path, what)
+            memo[index] = stack[-1] if stack else 1
+            continue
+        if code == _MARK:
+            marks.append(len(stack))
+            if len(marks) > MAX_MARK_DEPTH:
+                raise UnreadableError(f"{path}: {what} nests deeper than {MAX_MARK_DEPTH} levels; refused")
+            continue
         kind = kinds[code]
         if kind is None:
             raise ValueError(f"unknown opcode {code:#04x} at byte {pos - 1}")
         if kind > 0:
-            if pos + kind > len(data):
+            if pos + kind > end:
                 buf.need(pos + kind)
+                end = len(data)
             if code in _MEMO_BIN:
                 index = int.from_bytes(data[pos:pos + kind], "little")
             elif code == _FRAME:
@@ -142,25 +204,28 @@ def _walk(buf: _Buffer, path: Path, what: str) -> int:
             pos += kind
         elif kind <= -10:
             width = -kind - 10
-            if pos + width > len(data):
+            if pos + width > end:
                 buf.need(pos + width)
+                end = len(data)
             n = int.from_bytes(data[pos:pos + width], "little", signed=width == 4 and code in (ord("T"), 0x8B))
             if n < 0:
                 raise ValueError(f"negative length {n} at byte {pos}")
             pos += width + n
-            if pos > len(data):
+            if pos > end:
                 buf.need(pos)
+                end = len(data)
         elif kind < 0:
             for _ in range(-kind):
                 nl = data.find(b"\n", pos)
                 while nl < 0:
-                    buf.need(len(data) + 1)
+                    buf.need(end + 1)
+                    end = len(data)
                     nl = data.find(b"\n", pos)
                 if code in _MEMO_TEXT:
                     index = int(bytes(data[pos:nl]))
                 pos = nl + 1
         if start < frame_end < pos:
-            raise ValueError(f"the opcode at byte {start} runs past the end of its FRAME at byte {frame_end}")
+            _past_frame(start, frame_end)
 
         effect = effects[code]
         if effect == PUSH:

@@ -8,10 +8,14 @@ section, shape products that match the byte ranges.
 from __future__ import annotations
 
 import json
+import json.decoder
+import json.scanner
+import re
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 import numpy as np
 
@@ -42,8 +46,10 @@ _DTYPES: dict[str, tuple[str, str, int]] = {
 }
 
 
-@dataclass(frozen=True)
-class _Entry:
+class _Entry(NamedTuple):
+    """One header entry (a tuple: a header may list 100,000+ of them, and a tuple is built ~5x faster
+    than a frozen dataclass and is smaller)."""
+
     info: TensorInfo
     raw_dtype: str
     start: int
@@ -86,28 +92,82 @@ def check_header_length(where: object, first8: bytes, size: int) -> int:
 def parse_header_bytes(where: object, raw: bytes, size: int) -> tuple[dict[str, _Entry], dict[str, str], int]:
     """Validate the JSON header ``raw`` of a ``size``-byte safetensors file (local or remote).
 
+    The header object is decoded one entry at a time (:func:`_header_items`) and each entry checked
+    as it comes, so a 100 MiB header of 1,000,000 entries never exists as one JSON tree beside the
+    entries made from it. A key given twice keeps its last value, as with ``json.loads``, but every
+    value given is checked.
+
     Returns:
         (entries by name, ``__metadata__``, byte offset where the data section starts)
     """
     path = where
-    hlen = len(raw)
+    data_start = 8 + len(raw)
+    data_len = size - data_start
+    entries: dict[str, _Entry] = {}
+    meta_raw: object = None
     try:
-        header = json.loads(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
+        if not text.lstrip(_WS_CHARS).startswith("{"):
+            json.loads(text)  # the decoder's own message, or valid JSON that is not an object
+            raise UnreadableError(f"{path}: safetensors header is not a JSON object")
+        for name, spec in _header_items(text):
+            if name == "__metadata__":
+                meta_raw = spec
+            else:
+                entries[name] = _parse_entry(path, name, spec, data_len)
     except (UnicodeDecodeError, ValueError, RecursionError) as e:  # ValueError: huge int literals
         raise UnreadableError(f"{path}: safetensors header is not valid JSON ({e})") from e
-    if not isinstance(header, dict):
-        raise UnreadableError(f"{path}: safetensors header is not a JSON object")
-    data_start = 8 + hlen
-    data_len = size - data_start
-    meta_raw = header.pop("__metadata__", None) or {}
+    meta_raw = meta_raw or {}
     if not isinstance(meta_raw, dict):
         raise UnreadableError(f"{path}: safetensors __metadata__ is not an object")
     metadata = {str(k): str(v) for k, v in meta_raw.items()}
-    entries: dict[str, _Entry] = {}
-    for name, spec in header.items():
-        entries[name] = _parse_entry(path, name, spec, data_len)
     _check_no_overlap(path, entries)
     return entries, metadata, data_start
+
+
+_WS_CHARS = " \t\n\r"
+_WS = re.compile(r"[ \t\n\r]*")
+_SCAN_VALUE = json.scanner.make_scanner(json.JSONDecoder())  # json.loads' own (C) value scanner
+
+
+def _header_items(text: str) -> Iterator[tuple[str, object]]:
+    """The (key, value) pairs of the JSON object ``text`` (which starts with ``{`` after white
+    space) in order, decoded by the same scanner as ``json.loads`` and with its errors. White space
+    is skipped by a regex only where there is some (``safetensors`` writes compact JSON)."""
+    ws, blank, scan, string = _WS.match, _WS_CHARS, _SCAN_VALUE, json.decoder.scanstring
+    i = ws(text, ws(text, 0).end() + 1).end()
+    if text.startswith("}", i):
+        i += 1
+    else:
+        while True:
+            if text[i:i + 1] != '"':
+                raise json.JSONDecodeError("Expecting property name enclosed in double quotes", text, i)
+            key, i = string(text, i + 1)
+            if text[i:i + 1] in blank:
+                i = ws(text, i).end()
+            if text[i:i + 1] != ":":
+                raise json.JSONDecodeError("Expecting ':' delimiter", text, i)
+            i += 1
+            if text[i:i + 1] in blank:
+                i = ws(text, i).end()
+            try:
+                value, i = scan(text, i)
+            except StopIteration as e:
+                raise json.JSONDecodeError("Expecting value", text, e.value) from None
+            yield key, value
+            if text[i:i + 1] in blank:
+                i = ws(text, i).end()
+            sep = text[i:i + 1]
+            i += 1
+            if sep == ",":
+                if text[i:i + 1] in blank:
+                    i = ws(text, i).end()
+            elif sep == "}":
+                break
+            else:
+                raise json.JSONDecodeError("Expecting ',' delimiter", text, i - 1)
+    if ws(text, i).end() != len(text):
+        raise json.JSONDecodeError("Extra data", text, i)
 
 
 def _check_no_overlap(path: object, entries: dict[str, _Entry]) -> None:
@@ -128,23 +188,13 @@ def _parse_entry(path: object, name: str, spec: object, data_len: int) -> _Entry
     dtype, shape, offsets = spec.get("dtype"), spec.get("shape"), spec.get("data_offsets")
     if dtype not in _DTYPES:
         raise UnreadableError(f"{path}: tensor {name!r} has unsupported dtype {dtype!r}")
-    if (
-        not isinstance(shape, list)
-        or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape)
-        or len(shape) > 16
-    ):
+    numel = _numel(shape)
+    if numel < 0:
         raise UnreadableError(f"{path}: tensor {name!r} has an invalid shape {shape!r}")
-    if (
-        not isinstance(offsets, list)
-        or len(offsets) != 2
-        or not all(isinstance(o, int) and not isinstance(o, bool) for o in offsets)
-    ):
+    if type(offsets) is not list or len(offsets) != 2 or type(offsets[0]) is not int or type(offsets[1]) is not int:
         raise UnreadableError(f"{path}: tensor {name!r} has invalid data_offsets {offsets!r}")
     start, end = offsets
     itemsize = _DTYPES[dtype][2]
-    numel = 1
-    for d in shape:
-        numel *= d  # Python ints: no overflow, compared against the real file below
     if not (0 <= start <= end <= data_len) or end - start != numel * itemsize:
         raise UnreadableError(
             f"{path}: tensor {name!r} claims bytes {start}..{end} for shape {shape} {dtype}, "
@@ -152,6 +202,21 @@ def _parse_entry(path: object, name: str, spec: object, data_len: int) -> _Entry
         )
     info = TensorInfo(name=name, shape=tuple(shape), dtype=_DTYPES[dtype][1])
     return _Entry(info=info, raw_dtype=dtype, start=start, end=end)
+
+
+def _numel(shape: object) -> int:
+    """The element count of a JSON shape (a list of at most 16 non-negative ints), else -1.
+
+    ``type(d) is int`` keeps bools (and int subclasses) out, as the JSON decoder gives exact types;
+    Python ints never overflow, and the product is compared against the real file by the caller."""
+    if type(shape) is not list or len(shape) > 16:
+        return -1
+    numel = 1
+    for d in shape:
+        if type(d) is not int or d < 0:
+            return -1
+        numel *= d
+    return numel
 
 
 def decode_tensor(entry: _Entry, buf: bytes | np.ndarray) -> np.ndarray:
