@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from safetensors.numpy import save_file
 
-from conftest import FIXTURES, REPO, run_cli, run_cli_json, wsep_executable
+from conftest import FIXTURES, run_cli, run_cli_json, wsep_executable
 
 SHARDED = FIXTURES / "digits_mlp_sharded"
 

@@ -9,7 +9,6 @@ that a real SIGKILL ends (the hooks are :mod:`wsep_cli.finetune.faults`).
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import resource
 import signal

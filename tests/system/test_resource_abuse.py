@@ -240,7 +240,7 @@ def test_memory_stays_bounded(group: str, group_runs: dict[str, tuple[Run, dict[
 
 def _onnx_model(weight_entries: dict[str, str] | None) -> bytes:
     """x (1x32) -> Gemm(W 10x32, transB=1) -> logits; W inline or external."""
-    onnx = pytest.importorskip("onnx")
+    pytest.importorskip("onnx")
     from onnx import TensorProto, helper, numpy_helper
 
     w = numpy_helper.from_array(HEAD, "classifier.weight")
