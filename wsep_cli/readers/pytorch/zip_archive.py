@@ -182,11 +182,11 @@ class ZipCheckpoint:
         """The TorchScript ``code/*.py`` texts, in archive order, until the next one would take the total
         past ``limit`` bytes (the rest is evidence left unread, not an error); bad UTF-8 is replaced."""
         out, left = [], limit
-        names = [n for n in self._infos if n.startswith(f"{self.prefix}/code/") and n.endswith(".py")]
-        for name in names:
-            if self._infos[name].file_size > left:
+        code = [i for n, i in self._infos.items() if n.startswith(f"{self.prefix}/code/") and n.endswith(".py")]
+        for info in code:
+            if info.file_size > left:
                 break
-            data = self._read_member(name, limit=left)
+            data = self._read_member(info, limit=left)
             left -= len(data)
             out.append(data.decode("utf-8", "replace"))
         return out
