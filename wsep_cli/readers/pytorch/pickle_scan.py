@@ -4,8 +4,9 @@ Refuses what would abuse memory or is never written by ``torch.save``: a pickle 
 limit or a length field claiming more, memo indices beyond the number of opcodes so far (CPython's
 unpickler would allocate a memo table that large), MARK nesting deeper than ``MAX_MARK_DEPTH``, unknown
 opcodes, the copyreg extension registry, and FRAME lengths that lie (an opcode running past its
-frame's end, a frame inside a frame or one claiming bytes past the STOP; picklers frame whole opcodes). The walk is a tight loop over bytes driven by an
-opcode table (~10x faster than ``pickletools.genops``).
+frame's end, a frame inside a frame or one claiming bytes past the STOP; picklers frame whole
+opcodes). The walk is a tight loop over bytes driven by the opcode tables of
+:mod:`~wsep_cli.readers.pytorch.pickle_opcodes` (~10x faster than ``pickletools.genops``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,11 @@ from wsep_cli.errors import UnreadableError, UnsafeError
 from wsep_cli.readers.pytorch.pickle_effects import (
     ADD1, ADD_MARK, ADDITEMS, CALL, COLLECT, COLLECT_MARK, COLLECT_MARK_HASHED, DICT, DUP, EFFECT, EXT, GET,
     MARK, MEMOIZE, POP, POP_MARK, PUSH, PUT, SETITEM, SETITEMS, STOP,
+)
+from wsep_cli.readers.pytorch.pickle_opcodes import (
+    FIXED_PUSH as _FIXED_PUSH, FRAME as _FRAME, GETS as _GETS, KIND as _KIND, MARK_CODE as _MARK,
+    MEMO_BIN as _MEMO_BIN, MEMO_TEXT as _MEMO_TEXT, MEMO_WIDTH as _MEMO_WIDTH, OPCODE_ARGS, OPCODES_POPPING_MARK,
+    SIZED_PUSH as _SIZED_PUSH,
 )
 
 __all__ = ["scan_pickle", "MAX_PICKLE_BYTES", "MAX_MARK_DEPTH", "MAX_MEMO_INDEX", "OPCODE_ARGS", "OPCODES_POPPING_MARK"]
@@ -30,43 +36,6 @@ MAX_MEMO_INDEX = 10_000_000
 MAX_HASHED = 1_000_000
 HASHED_PER_OPCODE = 8
 _CAP = 1 << 48
-
-# The argument layout of every pickle opcode (protocols 0-5), as documented in :mod:`pickletools`.
-# Written out here because importing pickletools costs ~20 ms of ``wsep score`` start-up;
-# tests/readers/pytorch/test_pickle_scan.py checks this table against pickletools.opcodes.
-OPCODE_ARGS: dict[int, bytes] = {
-    0: b"\x97\x98N\x88\x89]ael)t\x85\x86\x87}dsu\x8f\x90\x9102(1\x94\x93Rbo\x81\x92.Q",  # no argument
-    1: b"Khq\x82\x80",  # BININT1 BINGET BINPUT EXT1 PROTO
-    2: b"M\x83",  # BININT2 EXT2
-    4: b"Jjr\x84",  # BININT LONG_BINGET LONG_BINPUT EXT4
-    8: b"G\x95",  # BINFLOAT FRAME
-    -1: b"ILSVFgpP",  # one line: INT LONG STRING UNICODE FLOAT GET PUT PERSID
-    -2: b"ci",  # two lines: GLOBAL INST
-    -11: b"\x8aUC\x8c",  # 1-byte length: LONG1 SHORT_BINSTRING SHORT_BINBYTES SHORT_BINUNICODE
-    -14: b"\x8bTBX",  # 4-byte length: LONG4 BINSTRING BINBYTES BINUNICODE
-    -18: b"\x8e\x96\x8d",  # 8-byte length: BINBYTES8 BYTEARRAY8 BINUNICODE8
-}
-OPCODES_POPPING_MARK = b"eltdu\x90\x911io"  # APPENDS LIST TUPLE DICT SETITEMS ADDITEMS FROZENSET POP_MARK INST OBJ
-
-# kind per opcode byte: None unknown; 0 no argument; n > 0 fixed n bytes; -1 one line; -2 two lines;
-# -(10 + k): a k-byte little-endian length, then that many bytes
-_KIND: list[int | None] = [None] * 256
-for _kind, _codes in OPCODE_ARGS.items():
-    for _c in _codes:
-        _KIND[_c] = _kind
-_MEMO_BIN = frozenset(b"qrhj")  # BINPUT LONG_BINPUT BINGET LONG_BINGET
-# Fast paths of the walk, for the opcodes that make up most of a real pickle: a push with a fixed
-# argument (its size with the opcode byte), a push of a string or bytes with an unsigned 1/4/8-byte
-# length (the length's width); BINPUT and BINGET are handled inline too.
-_FIXED_PUSH = [1 + k if EFFECT[c] == PUSH and k is not None and k >= 0 else 0 for c, k in enumerate(_KIND)]
-_SIZED_PUSH = [-k - 10 if EFFECT[c] == PUSH and k is not None and k <= -10 and c not in b"T\x8b" else 0
-               for c, k in enumerate(_KIND)]
-_MEMO_WIDTH = [{0x71: 1, 0x72: 4, 0x68: 1, 0x6A: 4}.get(c, 0) for c in range(256)]  # q r h j: index width
-_GETS = frozenset(b"hj")
-_MARK = ord("(")
-_MEMO_TEXT = frozenset(b"pg")  # PUT GET
-_FRAME = 0x95
-
 
 class _Truncated(Exception):
     pass
