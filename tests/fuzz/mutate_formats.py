@@ -158,6 +158,9 @@ def mutate_zip_records(data: bytes, rng: random.Random) -> bytes:
     return data[:start + off] + struct.pack(fmt, new) + data[start + off + size:]
 
 
+_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
 def _write_zip(members: list[tuple[str, bytes]], rng: random.Random) -> bytes:
     buf = io.BytesIO()
     method = zipfile.ZIP_DEFLATED if rng.random() < 0.15 else zipfile.ZIP_STORED
@@ -165,7 +168,8 @@ def _write_zip(members: list[tuple[str, bytes]], rng: random.Random) -> bytes:
         warnings.simplefilter("ignore")  # duplicate names are one of the mutations
         with zipfile.ZipFile(buf, "w", compression=method) as zf:
             for name, blob in members:
-                zf.writestr(name, blob)
+                # A fixed timestamp: with the default (now) a case would change with the clock second.
+                zf.writestr(zipfile.ZipInfo(name, date_time=_ZIP_EPOCH), blob, compress_type=method)
     return buf.getvalue()
 
 
