@@ -90,9 +90,27 @@ def head_exact_pairs_8192(d: Path) -> Path:
 
 
 def head_exact_pair_limit(d: Path) -> Path:
-    """32,768 classes x 79 features float32 (9.9 MiB): the exact-pair limit, 537M pairs, all exact."""
+    """32,768 classes x 79 features float32 (9.9 MiB): at the class limit, but past the work limit (sampled)."""
     from safetensors.numpy import save_file
 
     p = d / "head_32768x79.safetensors"
     save_file({"fc.weight": RNG.standard_normal((32_768, 79), np.float32)}, str(p))
+    return p
+
+
+def head_exact_work_limit(d: Path) -> Path:
+    """17,000 x 79 float32 (5.1 MiB): 144.5M pairs, the largest exact pass at this m (EXACT_PAIR_WORK_CPU)."""
+    from safetensors.numpy import save_file
+
+    p = d / "head_17000x79.safetensors"
+    save_file({"fc.weight": RNG.standard_normal((17_000, 79), np.float32)}, str(p))
+    return p
+
+
+def head_exact_work_limit_fp16(d: Path) -> Path:
+    """11,800 x 300 float16 (6.8 MiB): 69.6M pairs at m = 300, just under the work limit (exact)."""
+    from safetensors.numpy import save_file
+
+    p = d / "head_11800x300_fp16.safetensors"
+    save_file({"fc.weight": RNG.standard_normal((11_800, 300)).astype(np.float16)}, str(p))
     return p

@@ -21,7 +21,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from input_bounds_heads import (  # noqa: E402
     onnx_chain, head_10mb_bf16_pt, head_10mb_fp16_safetensors, head_10mb_onnx, head_10mb_pt, head_10mb_safetensors,
-    head_10mb_wide_safetensors, head_exact_pair_limit, head_exact_pairs_8192,
+    head_10mb_wide_safetensors, head_exact_pair_limit, head_exact_pairs_8192, head_exact_work_limit,
+    head_exact_work_limit_fp16,
 )
 
 Builder = Callable[[Path], Path]
@@ -261,6 +262,7 @@ BUILDERS: dict[str, tuple[str, Builder]] = {f.__name__: (lib, f) for lib, f in (
     ("torch", head_10mb_pt), ("onnx", head_10mb_onnx), ("torch", pt_many_tensors), ("torch", pt_training_history),
     ("safetensors", safetensors_many_tensors), ("safetensors", head_10mb_fp16_safetensors), ("torch", head_10mb_bf16_pt),
     ("safetensors", head_exact_pairs_8192), ("safetensors", head_exact_pair_limit),
+    ("safetensors", head_exact_work_limit), ("safetensors", head_exact_work_limit_fp16),
 )}
 
 

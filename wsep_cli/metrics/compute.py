@@ -10,8 +10,9 @@ upcast as a whole, only block by block, so memory stays O(stored V + m^2 + one b
 - epsilon_normalized: the same on V with unit rows.
 - floors: the least value any n x m matrix (or any with unit rows) can reach; see docs/metrics.md.
 - cosine statistics over all pairs i < j: mean and std exact from the Gram for any n; extremes,
-  percentiles and the most similar pair exact by streamed tiles up to ``MetricsConfig.pair_limit()``
-  classes, from a seeded sample beyond (``CosineStats.estimated``), see :mod:`wsep_cli.metrics.pairs`.
+  percentiles and the most similar pair exact by streamed tiles where ``MetricsConfig.pairs_exact(n, m)``
+  (on the CPU up to 32,768 classes and about 3e10 multiply-adds), from a seeded sample beyond
+  (``CosineStats.estimated``), see :mod:`wsep_cli.metrics.pairs`.
 """
 
 from __future__ import annotations
@@ -125,7 +126,7 @@ def _cosine_and_etf(
     mu_g = gs.cos_sum / (n * (n - 1))
     t = -1.0 / (n - 1)
     source = GramPairs(gs.unit_gram, src.be) if gs.unit_gram is not None else UnitRows(src, gs.inv_norms)
-    estimated = n > cfg.pair_limit()
+    estimated = not cfg.pairs_exact(n, src.m, gram_held=gs.unit_gram is not None)
     ps: PairStats
     if not estimated:
         ps, _ = exact_pair_stats(source, n, mu_g, t, cfg, src.be)
@@ -189,6 +190,7 @@ class MetricsOptions(TypedDict, total=False):
     device: str
     config: MetricsConfig | None
     top_pairs: int
+    exact_pairs: bool
 
 
 def compute_metrics(v: np.ndarray, **options: Unpack[MetricsOptions]) -> Metrics:
@@ -202,6 +204,7 @@ def compute_metrics(v: np.ndarray, **options: Unpack[MetricsOptions]) -> Metrics
         device: ``"cpu"`` (numpy) or ``"cuda"``/``"cuda:N"`` (torch, imported only then).
         config: block sizes, the exact-pair limit, the sample size and seed (defaults: MetricsConfig()).
         top_pairs: also keep the K most similar pairs (``cosine.top_pairs``).
+        exact_pairs: the pair statistics over every pair whatever the head's size (never sampled).
 
     Returns:
         :class:`~wsep_cli.results.Metrics`; ``cosine`` and ``etf`` are None when n = 1 (no pairs).
@@ -222,6 +225,7 @@ def compute_metrics_detail(
     device: str = "cpu",
     config: MetricsConfig | None = None,
     top_pairs: int = 0,
+    exact_pairs: bool = False,
 ) -> MetricsDetail:
     """:func:`compute_metrics` (same arguments), keeping the singular values and row norms it computed
     on the way."""
@@ -230,6 +234,8 @@ def compute_metrics_detail(
         cfg = replace(cfg, device=device)
     if top_pairs:
         cfg = replace(cfg, top_pairs=top_pairs)
+    if exact_pairs:
+        cfg = replace(cfg, exact_pairs=True)
     arr = as_matrix(v)
     n, m = arr.shape
     be = get_backend(cfg.device, cfg.backend)

@@ -13,10 +13,20 @@ import numpy as np
 from wsep_cli.errors import UnreadableError
 from wsep_cli.metrics.backend import Backend
 
-__all__ = ["MetricsConfig", "RowSource", "as_matrix", "EXACT_PAIR_LIMIT_CPU", "EXACT_PAIR_LIMIT_CUDA"]
+__all__ = [
+    "MetricsConfig", "RowSource", "as_matrix", "EXACT_PAIR_LIMIT_CPU", "EXACT_PAIR_LIMIT_CUDA", "EXACT_PAIR_WORK_CPU",
+    "PAIR_OVERHEAD",
+]
 
 EXACT_PAIR_LIMIT_CPU = 32_768
 EXACT_PAIR_LIMIT_CUDA = 262_144
+# On the CPU the exact pass also stops where it would cost more than about a second here. Its cost is
+# pairs * (m + PAIR_OVERHEAD): the tile products (m multiply-adds a pair; none when n <= m, where the
+# n x n Gram of the unit rows is already held) and the reductions of each cosine (sums, extremes,
+# percentile windows: about as long as 128 multiply-adds, measured on a 32,768 x 79 head).
+# 3e10 is a 17,000 x 79 or a 5,200 x 2,048 head; benchmarks/input_bounds.py measures the bound.
+EXACT_PAIR_WORK_CPU = 3e10
+PAIR_OVERHEAD = 128
 
 
 @dataclass(frozen=True)
@@ -31,6 +41,9 @@ class MetricsConfig:
         exact_pair_limit: largest n whose pair statistics (max, percentiles, most similar pair) are
             computed exactly over all n(n-1)/2 pairs; above it they come from a seeded sample.
             ``None``: 32,768 on the CPU, 262,144 on CUDA.
+        exact_pair_work: the exact pass is also skipped when n(n-1)/2 * (m + PAIR_OVERHEAD) exceeds
+            this (m counts 0 when the n x n Gram is held, n <= m). ``None``: EXACT_PAIR_WORK_CPU on the CPU, no such limit on CUDA.
+        exact_pairs: every pair exactly, whatever n and m (``--exact-pairs``; slow for big heads).
         sample_pairs: pairs in the seeded sample (the sampled path, and the percentile windows of
             the exact path).
         sample_block: rows per side of one sampled block of pairs.
@@ -49,6 +62,8 @@ class MetricsConfig:
     block_elems: int = 1 << 20
     tile: int = 1024
     exact_pair_limit: int | None = None
+    exact_pair_work: float | None = None
+    exact_pairs: bool = False
     sample_pairs: int = 1 << 22
     sample_block: int = 512
     collect_cap: int = 1 << 22
@@ -57,10 +72,29 @@ class MetricsConfig:
     seed: int = 0
     top_pairs: int = 0
 
+    def _on_cpu(self) -> bool:
+        return (self.device or "cpu").lower() == "cpu"
+
     def pair_limit(self) -> int:
         if self.exact_pair_limit is not None:
             return self.exact_pair_limit
-        return EXACT_PAIR_LIMIT_CPU if (self.device or "cpu").lower() == "cpu" else EXACT_PAIR_LIMIT_CUDA
+        return EXACT_PAIR_LIMIT_CPU if self._on_cpu() else EXACT_PAIR_LIMIT_CUDA
+
+    def pair_work_limit(self) -> float | None:
+        if self.exact_pair_work is not None:
+            return self.exact_pair_work
+        return EXACT_PAIR_WORK_CPU if self._on_cpu() else None
+
+    def pairs_exact(self, n: int, m: int, gram_held: bool = False) -> bool:
+        """Whether the pair statistics of an n x m head are computed over every pair (else sampled).
+
+        ``gram_held``: the cosines are read from a held n x n Gram, so a pair costs no products.
+        """
+        if self.exact_pairs:
+            return True
+        work = self.pair_work_limit()
+        per_pair = PAIR_OVERHEAD + (0 if gram_held else m)
+        return n <= self.pair_limit() and (work is None or n * (n - 1) // 2 * per_pair <= work)
 
 
 def as_matrix(v: object) -> np.ndarray:

@@ -94,6 +94,7 @@ class _Acc:
         self.best: tuple[float, int, int] = (-math.inf, -1, -1)
         self.worst: tuple[float, int, int] = (math.inf, -1, -1)
         self.top: list[tuple[float, int, int]] = []
+        self._buf = np.empty(0)
 
     def add(self, vals: Any, rows: Any, cols: Any) -> None:
         """vals: 1-D chunk; rows/cols: numpy arrays or callables mapping a flat index to the pair."""
@@ -102,10 +103,18 @@ class _Acc:
             return
         self.count += k
         self.total += float(vals.sum())
-        d = vals - self.mu
-        self.sq += float((d * d).sum())
-        self.abs += float(abs(vals).sum())
-        self.dev += float(abs(vals - self.t).sum())
+        if isinstance(vals, np.ndarray):  # in place in one scratch buffer: same sums, no temporaries
+            if self._buf.shape[0] < k:
+                self._buf = np.empty(k)
+            b = self._buf[:k]
+            self.sq += float(np.multiply(np.subtract(vals, self.mu, out=b), b, out=b).sum())
+            self.abs += float(np.abs(vals, out=b).sum())
+            self.dev += float(np.abs(np.subtract(vals, self.t, out=b), out=b).sum())
+        else:
+            d = vals - self.mu
+            self.sq += float((d * d).sum())
+            self.abs += float(abs(vals).sum())
+            self.dev += float(abs(vals - self.t).sum())
         at = int(vals.argmax())
         mx = float(vals[at])
         i, j = _pair(rows, cols, at)

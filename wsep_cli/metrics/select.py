@@ -97,6 +97,7 @@ class ExactSelector:
         self.result: dict[int, float] = {}
         self.passes = 0
         self.groups: list[_Group] = []
+        self._masks = (np.empty(0, dtype=bool), np.empty(0, dtype=bool))
         uniq = sorted(set(ranks))
         if windows is None:
             self.groups = [_Group(ranks=uniq)]
@@ -116,7 +117,9 @@ class ExactSelector:
         """Account for one chunk (a 1-D float64 array on the back-end)."""
         keys = None
         for g in self.groups:
-            if g.klo is None:
+            if g.klo is None and isinstance(vals, np.ndarray):
+                sel = self._window_numpy(g, vals)
+            elif g.klo is None:
                 mask = None
                 if g.lo != -np.inf:
                     g.below += int((vals < g.lo).sum())
@@ -144,6 +147,26 @@ class ExactSelector:
                     g.overflow, g.parts = True, []
                 else:
                     g.parts.append(sel)
+
+    def _window_numpy(self, g: _Group, vals: np.ndarray) -> np.ndarray:
+        """The values of ``vals`` inside g's float window (counting those below), in reused masks.
+
+        The cosines are finite (V is checked first), so "not >= lo" is "< lo".
+        """
+        k = int(vals.shape[0])
+        if self._masks[0].shape[0] < k:
+            self._masks = (np.empty(k, dtype=bool), np.empty(k, dtype=bool))
+        m1, m2 = self._masks[0][:k], self._masks[1][:k]
+        if g.lo == -np.inf and g.hi == np.inf:
+            return vals
+        if g.lo != -np.inf:
+            np.greater_equal(vals, g.lo, out=m1)
+            g.below += k - int(np.count_nonzero(m1))
+            if g.hi != np.inf:
+                np.logical_and(m1, np.less_equal(vals, g.hi, out=m2), out=m1)
+        else:
+            np.less_equal(vals, g.hi, out=m1)
+        return vals[m1]
 
     def end_pass(self) -> bool:
         """Resolve what this pass allows; True when every rank has its value."""

@@ -47,6 +47,7 @@ class ScoreOptions:
     random_init: bool = False
     device: str = "cpu"  # "cpu" (numpy) or "cuda"/"cuda:N": where the metrics run (torch only then)
     top_pairs: int = 0  # also list the K most similar class pairs of each head
+    exact_pairs: bool = False  # --exact-pairs: pair statistics over every pair, never sampled
     revision: str | None = None  # --revision: the Hub revision of hf: specs that name none
 
 
@@ -177,7 +178,8 @@ def measure_head(opened: OpenHeads, head: Head, opts: ScoreOptions = ScoreOption
     labels = class_names(opened, opts)
     names = list(labels) if labels and len(labels) == v.shape[0] else None
     with np.errstate(all="ignore"):  # finite but huge float64 weights overflow; refused just below
-        detail = compute_metrics_detail(v, layer=head.layer, names=names, device=opts.device, top_pairs=opts.top_pairs)
+        detail = compute_metrics_detail(v, layer=head.layer, names=names, device=opts.device, top_pairs=opts.top_pairs,
+                                        exact_pairs=opts.exact_pairs)
     check_finite(detail.metrics, head.layer)
     result = HeadResult(
         layer=head.layer,
