@@ -42,7 +42,8 @@ class MetricsConfig:
             computed exactly over all n(n-1)/2 pairs; above it they come from a seeded sample.
             ``None``: 32,768 on the CPU, 262,144 on CUDA.
         exact_pair_work: the exact pass is also skipped when n(n-1)/2 * (m + PAIR_OVERHEAD) exceeds
-            this (m counts 0 when the n x n Gram is held, n <= m). ``None``: EXACT_PAIR_WORK_CPU on the CPU, no such limit on CUDA.
+            this (m counts 0 when the n x n Gram is held, n <= m). ``None``: EXACT_PAIR_WORK_CPU on the
+            CPU, no such limit on CUDA.
         exact_pairs: every pair exactly, whatever n and m (``--exact-pairs``; slow for big heads).
         sample_pairs: pairs in the seeded sample (the sampled path, and the percentile windows of
             the exact path).
