@@ -4,11 +4,14 @@ matters (a terminal, the installed script)."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import pty
 import shutil
+import struct
 import subprocess
+import termios
 from pathlib import Path
 
 import numpy as np
@@ -192,7 +195,9 @@ def test_8_progress_shows_on_a_terminal_and_never_on_a_pipe(tmp_path: Path) -> N
     piped = subprocess.run(args, capture_output=True, text=True, timeout=300)
     assert piped.returncode == 0 and piped.stderr == ""
     leader, follower = pty.openpty()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WSEP_")}
+    # A wide terminal: on a new pty's default width a long temporary path wraps the line mid-word.
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 400, 0, 0))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WSEP_") and k not in ("COLUMNS", "LINES")}
     on_tty = subprocess.run(args, stdout=subprocess.PIPE, stderr=follower, env=env, timeout=300)
     os.close(follower)
     chunks = []
