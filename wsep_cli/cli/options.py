@@ -50,6 +50,10 @@ ClassNames = Annotated[
 RandomInit = Annotated[
     bool, _option("--random-init", help="With timm:NAME, a freshly initialised model instead of its weights.")
 ]
+ExactPairs = Annotated[bool, _option(
+    "--exact-pairs",
+    help="Cosine extremes and percentiles over every class pair, never from a sample (slow for big heads).",
+)]
 Revision = Annotated[Optional[str], _option(
     "--revision", metavar="REV",
     help="With hf:ORG/NAME, the branch, tag or commit to read (default main; hf:ORG/NAME@REV also works).",

@@ -10,7 +10,7 @@ import typer
 
 from wsep_cli.cli.app import command
 from wsep_cli.cli.options import (
-    READ_EXIT_CODES, SCORE_EXIT_CODES, Arch, ClassNames, Device, Labels, Layer, RandomInit, ReportOutput, Revision,
+    READ_EXIT_CODES, SCORE_EXIT_CODES, Arch, ClassNames, Device, ExactPairs, Labels, Layer, RandomInit, ReportOutput, Revision,
     Source, Sources,
 )
 from wsep_cli.cli.output import Spinner, emit, error_line, fail, note, write_file
@@ -57,10 +57,7 @@ def score(
     top_pairs: int = typer.Option(
         0, "--top-pairs", metavar="K", min=0, max=1000, help="Also list the K most similar class pairs per head."
     ),
-    exact_pairs: bool = typer.Option(
-        False, "--exact-pairs",
-        help="Cosine extremes and percentiles over every class pair, never from a sample (slow for big heads).",
-    ),
+    exact_pairs: ExactPairs = False,
     max_epsilon: Optional[float] = typer.Option(
         None, "--max-epsilon", metavar="FLOAT", help="Gate: fail (exit 1) if a head's epsilon exceeds this."
     ),
@@ -193,6 +190,7 @@ def compare(
     fail_on_regression: bool = typer.Option(
         False, "--fail-on-regression", help="Exit 1 if epsilon, epsilon_normalized or cosine.abs_max got worse in B."
     ),
+    exact_pairs: ExactPairs = False,
 ) -> None:
     """Compare two checkpoints (or reports) metric by metric; lower epsilon and |cos| are better."""
     from wsep_cli.pipeline import ScoreOptions, compare_specs
@@ -200,7 +198,8 @@ def compare(
 
     try:
         out_fmt = CompareFormat.resolve(fmt)
-        result = compare_specs(a, b, ScoreOptions(layer=layer, arch=arch, revision=revision), tolerance=tolerance)
+        opts = ScoreOptions(layer=layer, arch=arch, revision=revision, exact_pairs=exact_pairs)
+        result = compare_specs(a, b, opts, tolerance=tolerance)
         emit(out_fmt.to_formatter()(result), output)
     except WsepError as e:
         raise fail(e)

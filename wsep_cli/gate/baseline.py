@@ -20,7 +20,7 @@ from typing import Any, Iterable, Mapping
 
 from wsep_cli.errors import UsageError
 from wsep_cli.metrics.registry import flatten_head
-from wsep_cli.results import FileResult
+from wsep_cli.results import FileResult, HeadResult
 
 __all__ = [
     "BaselineHead",
@@ -37,12 +37,15 @@ __all__ = [
 @dataclass(frozen=True)
 class BaselineHead:
     """One head: its layer name, its numeric metrics keyed like the JSON (``cosine.abs_max``), its
-    shape (classes, features) and how it was located, when the report says."""
+    shape (classes, features), how it was located and whether its pair statistics were estimated from
+    a sample (``cosine.estimated``; ``None`` when the report does not say), when the report says."""
 
     layer: str
     metrics: Mapping[str, float]
     shape: tuple[int, int] | None = None
     located_by: str | None = None
+    sampled: bool | None = None
+    sample_size: int | None = None
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,15 @@ def _shape(head: Mapping[str, Any]) -> tuple[int, int] | None:
     return (n, m) if ok else None  # type: ignore[return-value]
 
 
+def _sampling(head: Mapping[str, Any]) -> tuple[bool | None, int | None]:
+    """``cosine.estimated`` and ``cosine.sample_size`` of a head's JSON object, when present and well typed."""
+    cos = head.get("cosine")
+    if not isinstance(cos, Mapping) or not isinstance(cos.get("estimated"), bool):
+        return None, None
+    size = cos.get("sample_size")
+    return cos["estimated"], size if isinstance(size, int) and not isinstance(size, bool) else None
+
+
 def _bad(source: str, what: str) -> UsageError:
     return UsageError(
         f"baseline {source}: {what}; write one with `wsep score --json` or `wsep score --write-baseline FILE`"
@@ -101,8 +113,10 @@ def baseline_from_document(doc: Any, *, source: str) -> Baseline:
         for h in heads_raw:
             if not isinstance(h, Mapping) or not isinstance(h.get("layer"), str):
                 raise _bad(source, f'result {i} ("{r["path"]}"): a head has no "layer"')
+            sampled, size = _sampling(h)
             heads.append(BaselineHead(layer=h["layer"], metrics=flatten_head(h), shape=_shape(h),
-                                      located_by=h.get("located_by") if isinstance(h.get("located_by"), str) else None))
+                                      located_by=h.get("located_by") if isinstance(h.get("located_by"), str) else None,
+                                      sampled=sampled, sample_size=size))
         files.append(BaselineFile(path=r["path"], heads=tuple(heads), ok=r.get("status", "ok") == "ok"))
     return Baseline(source=source, files=tuple(files))
 
@@ -112,13 +126,18 @@ def baseline_from_results(results: Iterable[FileResult], *, source: str = "this 
     files = tuple(
         BaselineFile(
             path=r.path,
-            heads=tuple(BaselineHead(h.layer, flatten_head(h.to_dict()), (h.num_classes, h.num_features), h.located_by)
-                        for h in r.heads),
+            heads=tuple(_result_head(h) for h in r.heads),
             ok=r.status == "ok",
         )
         for r in results
     )
     return Baseline(source=source, files=files)
+
+
+def _result_head(h: HeadResult) -> BaselineHead:
+    d = h.to_dict()
+    sampled, size = _sampling(d)
+    return BaselineHead(h.layer, flatten_head(d), (h.num_classes, h.num_features), h.located_by, sampled, size)
 
 
 def load_baseline(path: Path) -> Baseline:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Callable, Iterable, Mapping
 
-from wsep_cli.gate.baseline import Baseline, BaselineFile, match_files
+from wsep_cli.gate.baseline import Baseline, BaselineFile, BaselineHead, match_files
 from wsep_cli.gate.verdicts import (
     BASELINE_METRICS,
     THRESHOLD_METRICS,
@@ -30,7 +30,7 @@ from wsep_cli.gate.verdicts import (
     Thresholds,
     worse_than,
 )
-from wsep_cli.metrics.registry import flatten_head
+from wsep_cli.metrics.registry import FROM_PAIRS, flatten_head
 from wsep_cli.report.numtext import fmt_g
 from wsep_cli.results import FileResult, HeadResult
 
@@ -68,17 +68,44 @@ def _threshold_checks(path: str, h: HeadResult, m: Mapping[str, float], th: Thre
     return out
 
 
-def _baseline_checks(
-    path: str, layer: str, m: Mapping[str, float | None], base: Mapping[str, float | None], tol: float
-) -> list[Check]:
+def _sampling_text(sampled: bool, size: int | None) -> str:
+    if not sampled:
+        return "over every pair"
+    return f"from a sample of {size:,} pairs" if size else "from a sample of the pairs"
+
+
+def _baseline_check(
+    path: str, h: HeadResult, metric: str, new: float, old: float, bh: BaselineHead, tol: float
+) -> Check:
+    """One baseline comparison. A pair statistic (``cosine.abs_max``) taken over every pair on one side
+    and from the seeded sample on the other is compared only where the answer holds for the exact values
+    too (a sampled maximum never exceeds the true one); otherwise the check fails and says how to fix it."""
+    limit = old + tol * abs(old)
+    worse = worse_than(new, old, tol)
+    cos = h.metrics.cosine
+    now_sampled = cos.estimated if cos is not None else None
+    if metric not in FROM_PAIRS or now_sampled is None or bh.sampled is None or now_sampled == bh.sampled:
+        return Check(path, h.layer, "baseline", metric, new, limit, not worse, baseline=old, detail=f"tolerance {tol:g}")
+    this = _sampling_text(now_sampled, cos.sample_size if cos is not None else None)
+    base = _sampling_text(bh.sampled, bh.sample_size)
+    if now_sampled == worse:  # a sampled value already past the limit, or an exact one within a sampled limit
+        why = (f"this run's value is {this}, so its exact value is at least as large" if worse
+               else f"the baseline's value is {base}, so its exact value is at least as large")
+        return Check(path, h.layer, "baseline", metric, new, limit, not worse, baseline=old,
+                     detail=f"tolerance {tol:g}; {why}")
+    fix = ("score with --exact-pairs" if now_sampled
+           else "rewrite the baseline with `wsep score --exact-pairs --write-baseline FILE`")
+    return Check(path, h.layer, "baseline-method", metric, new, limit, False, baseline=old,
+                 detail=f"{metric} not comparable with the baseline: this run's {fmt_g(new)} is {this}, the baseline's {fmt_g(old)} {base}; "
+                        f"{fix} so both sides are over every pair")
+
+
+def _baseline_checks(path: str, h: HeadResult, m: Mapping[str, float], bh: BaselineHead, tol: float) -> list[Check]:
     out = []
     for metric in BASELINE_METRICS:
-        new, old = m.get(metric), base.get(metric)
-        if new is None or old is None:
-            continue
-        limit = old + tol * abs(old)
-        ok = not worse_than(new, old, tol)
-        out.append(Check(path, layer, "baseline", metric, new, limit, ok, baseline=old, detail=f"tolerance {tol:g}"))
+        new, old = m.get(metric), bh.metrics.get(metric)
+        if new is not None and old is not None:
+            out.append(_baseline_check(path, h, metric, new, old, bh, tol))
     return out
 
 
@@ -104,7 +131,7 @@ def _file_checks(
         if bh is None:
             checks.append(_one_side(r.path, h.layer, "new-head", f"head not in baseline {baseline.source}", allow_new))
         else:
-            checks += _baseline_checks(r.path, h.layer, m, bh.metrics, tol)
+            checks += _baseline_checks(r.path, h, m, bh, tol)
     if base is not None and base.ok:
         for bh in base.heads:
             if all(h.layer != bh.layer for h in r.heads):

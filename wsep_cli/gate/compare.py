@@ -17,7 +17,7 @@ from typing import Any
 
 from wsep_cli.gate.baseline import Baseline, BaselineFile, match_files
 from wsep_cli.gate.verdicts import BASELINE_METRICS, same_within_rounding, worse_than
-from wsep_cli.metrics.registry import LOWER_IS_BETTER
+from wsep_cli.metrics.registry import FROM_PAIRS, LOWER_IS_BETTER
 
 __all__ = ["LOWER_IS_BETTER", "MetricChange", "HeadComparison", "Comparison", "is_report", "compare"]
 
@@ -65,6 +65,8 @@ class HeadComparison:
     shape_b: tuple[int, int] | None = None
     located_a: str | None = None
     located_b: str | None = None
+    sampled_a: bool | None = None  # the side's pair statistics came from the seeded sample (None: not said)
+    sampled_b: bool | None = None
 
     @property
     def warning(self) -> str | None:
@@ -77,14 +79,26 @@ class HeadComparison:
                          "so their metrics are not comparable")
         if self.layer_a != self.layer_b:
             notes.append(f"the heads have different names ({self.layer_a!r} vs {self.layer_b!r})")
+        pairs = self._pairs_note()
         if not notes:
-            return None
+            return f"{self.title}: {pairs}" if pairs else None
+        if pairs:
+            notes.append(pairs)
         guessed = [f"{side} (by {how})" for side, how in (("A", self.located_a), ("B", self.located_b))
                    if how not in (None, "option")]
         verb = "was" if len(guessed) == 1 else "were"
         hint = (f"; the head of {' and '.join(guessed)} {verb} found without --layer: pass --layer NAME to "
                 "compare the same layer" if guessed else "")
         return f"{self.title}: " + "; ".join(notes) + hint
+
+    def _pairs_note(self) -> str | None:
+        """Set when one side's pair statistics are over every pair and the other's from the sample."""
+        if self.sampled_a is None or self.sampled_b is None or self.sampled_a == self.sampled_b:
+            return None
+        exact, sampled = ("A", "B") if self.sampled_b else ("B", "A")
+        return (f"{exact}'s pair statistics are over every pair, {sampled}'s from a seeded sample, so "
+                f"{', '.join(sorted(FROM_PAIRS))} are not comparable; score both sides with --exact-pairs "
+                "(a report: write it again with `wsep score --exact-pairs --json`)")
 
     @property
     def title(self) -> str:
@@ -175,7 +189,8 @@ def _pair_heads(fa: BaselineFile | None, fb: BaselineFile | None, tol: float) ->
             va, vb = x.metrics.get(k), y.metrics.get(k)
             verdict, reg = _verdict(k, va, vb, tol)
             changes.append(MetricChange(k, va, vb, verdict, reg))
-        out.append(HeadComparison(pa, pb, x.layer, y.layer, tuple(changes), x.shape, y.shape, x.located_by, y.located_by))
+        out.append(HeadComparison(pa, pb, x.layer, y.layer, tuple(changes), x.shape, y.shape, x.located_by, y.located_by,
+                                  x.sampled, y.sampled))
     return out
 
 

@@ -80,8 +80,9 @@ class Thresholds:
 
 @dataclass(frozen=True)
 class Check:
-    """One comparison. ``rule`` is a threshold option, ``baseline``, or ``new-head``/``missing-head``/
-    ``new-file``/``missing-file`` for heads or files present on one side only."""
+    """One comparison. ``rule`` is a threshold option, ``baseline``, ``baseline-method`` (a pair statistic
+    over every pair on one side and from a sample on the other, where that decides nothing), or
+    ``new-head``/``missing-head``/``new-file``/``missing-file`` for heads or files present on one side only."""
 
     path: str
     layer: str | None
@@ -99,7 +100,7 @@ class Check:
         head = self.layer or "(file)"
         if self.rule in THRESHOLD_METRICS:
             return f"{head}: {self.metric} <= {fmt_g(self.limit)} ({self.rule})"
-        if self.rule == "baseline":
+        if self.rule in ("baseline", "baseline-method"):
             return f"{head}: {self.metric} vs baseline"
         return f"{head}: {self.rule}"
 

@@ -25,6 +25,7 @@ __all__ = [
     "THRESHOLDS",
     "BASELINE_METRICS",
     "LOWER_IS_BETTER",
+    "FROM_PAIRS",
     "flatten_head",
     "value_at",
 ]
@@ -39,12 +40,15 @@ class Metric:
         lower_is_better: True / False, or None when no direction applies (rank, mean cosine).
         threshold: the ``--max-...`` option and ``[tool.wsep]`` key that limits it, if any.
         baseline: guarded by ``--baseline`` and ``compare --fail-on-regression``.
+        from_pairs: taken over the class pairs one by one, so it comes from the seeded pair sample when the
+            head's pair statistics are estimated (``cosine.estimated``); the others are exact either way.
     """
 
     name: str
     lower_is_better: bool | None = None
     threshold: str | None = None
     baseline: bool = False
+    from_pairs: bool = False
 
 
 _ALL = (
@@ -54,21 +58,21 @@ _ALL = (
     Metric("epsilon_normalized_floor"),
     Metric("cosine.mean"),
     Metric("cosine.std"),
-    Metric("cosine.min"),
-    Metric("cosine.max", True),
-    Metric("cosine.abs_mean", True),
-    Metric("cosine.abs_max", True, "max-abs-cos", True),
-    Metric("cosine.p50"),
-    Metric("cosine.p95", True),
-    Metric("cosine.p99", True),
+    Metric("cosine.min", from_pairs=True),
+    Metric("cosine.max", True, from_pairs=True),
+    Metric("cosine.abs_mean", True, from_pairs=True),
+    Metric("cosine.abs_max", True, "max-abs-cos", True, from_pairs=True),
+    Metric("cosine.p50", from_pairs=True),
+    Metric("cosine.p95", True, from_pairs=True),
+    Metric("cosine.p99", True, from_pairs=True),
     Metric("norms.mean"),
     Metric("norms.std"),
     Metric("norms.min"),
     Metric("norms.max"),
     Metric("etf.equinorm", True),
     Metric("etf.equiangularity", True),
-    Metric("etf.mean_angle_deviation", True),
-    Metric("etf.max_angle_deviation", True),
+    Metric("etf.mean_angle_deviation", True, from_pairs=True),
+    Metric("etf.max_angle_deviation", True, from_pairs=True),
     Metric("etf.distance", True),
     Metric("singular_values.rank"),
     Metric("singular_values.condition_number", True),
@@ -80,6 +84,7 @@ METRICS: Mapping[str, Metric] = {m.name: m for m in _ALL}
 THRESHOLDS: Mapping[str, Metric] = {m.threshold: m for m in _ALL if m.threshold}
 BASELINE_METRICS: tuple[Metric, ...] = tuple(m for m in _ALL if m.baseline)
 LOWER_IS_BETTER: frozenset[str] = frozenset(m.name for m in _ALL if m.lower_is_better)
+FROM_PAIRS: frozenset[str] = frozenset(m.name for m in _ALL if m.from_pairs)
 
 
 def value_at(head: Mapping[str, Any], name: str) -> float | None:
