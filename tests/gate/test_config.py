@@ -158,6 +158,18 @@ def test_booleans_follow_precedence(tmp_path: Path) -> None:
     assert resolve_settings(GateRequest(exit_zero=False), {"WSEP_EXIT_ZERO": "1"}, cfg).exit_zero is False
 
 
+def test_exact_pairs_follows_precedence_and_is_top_level_only(tmp_path: Path) -> None:
+    cfg = load_config(_write(tmp_path, "[tool.wsep]\nexact-pairs = true\n"))
+    assert resolve_settings(GateRequest(), {}, load_config(_write(tmp_path / "none", "[project]\n"))).exact_pairs is False
+    assert resolve_settings(GateRequest(), {}, cfg).exact_pairs is True
+    assert resolve_settings(GateRequest(), {"WSEP_EXACT_PAIRS": "off"}, cfg).exact_pairs is False
+    assert resolve_settings(GateRequest(exact_pairs=False), {"WSEP_EXACT_PAIRS": "1"}, cfg).exact_pairs is False
+    assert not gate_settings(GateRequest(), env={}, cwd=tmp_path).active  # a scoring setting, not a check
+    body = '[tool.wsep.overrides."*.pt"]\nexact-pairs = true\n'
+    with pytest.raises(ConfigError, match="unknown key 'exact-pairs'"):
+        load_config(_write(tmp_path / "ov", body))
+
+
 @pytest.mark.parametrize(
     "pattern, path, expected",
     [

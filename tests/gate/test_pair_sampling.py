@@ -134,3 +134,17 @@ def test_the_installed_cli_gate_and_compare_name_the_mismatch(big_head: Path, tm
     assert proc.returncode == 0, proc.stderr
     assert "B's from" not in proc.stderr and "A's pair statistics are from" not in proc.stderr
     assert "B's pair statistics are over every pair, A's from a seeded sample" in proc.stderr
+
+
+def test_exact_pairs_from_the_config_file_and_the_environment(big_head: Path, tmp_path: Path) -> None:
+    """A CI keeps ``exact-pairs = true`` in [tool.wsep] so its baseline and its runs agree."""
+    (tmp_path / "pyproject.toml").write_text("[tool.wsep]\nexact-pairs = true\n", encoding="utf-8")
+
+    def estimated(*args: str, env: dict[str, str] | None = None) -> bool:
+        proc, doc = run_json(str(big_head), *args, cwd=tmp_path, env=env)
+        assert proc.returncode == 0, proc.stderr
+        return doc["results"][0]["heads"][0]["cosine"]["estimated"]
+
+    assert estimated() is False
+    assert estimated("--no-exact-pairs") is True
+    assert estimated(env={"WSEP_EXACT_PAIRS": "0"}) is True

@@ -32,12 +32,12 @@ def _one(spec: str) -> str:
 
 def _options(layer: Optional[str], arch: Optional[str], labels: Optional[Path], class_names: Optional[str],
              random_init: bool, device: str = "cpu", top_pairs: int = 0,
-             revision: Optional[str] = None, exact_pairs: bool = False) -> "ScoreOptions":  # noqa: F821
+             revision: Optional[str] = None) -> "ScoreOptions":  # noqa: F821
     from wsep_cli.labels import load_labels
     from wsep_cli.pipeline import ScoreOptions
 
     return ScoreOptions(layer=layer, arch=arch, labels=load_labels(labels, class_names), random_init=random_init,
-                        device=device, top_pairs=top_pairs, revision=revision, exact_pairs=exact_pairs)
+                        device=device, top_pairs=top_pairs, revision=revision)
 
 
 @command(preload=_SCORE, epilog=SCORE_EXIT_CODES)
@@ -57,7 +57,10 @@ def score(
     top_pairs: int = typer.Option(
         0, "--top-pairs", metavar="K", min=0, max=1000, help="Also list the K most similar class pairs per head."
     ),
-    exact_pairs: ExactPairs = False,
+    exact_pairs: Optional[bool] = typer.Option(
+        None, "--exact-pairs/--no-exact-pairs",
+        help="Cosine extremes and percentiles over every class pair, never from a sample (slow for big heads).",
+    ),
     max_epsilon: Optional[float] = typer.Option(
         None, "--max-epsilon", metavar="FLOAT", help="Gate: fail (exit 1) if a head's epsilon exceeds this."
     ),
@@ -98,10 +101,10 @@ def score(
         out_fmt = OutputFormat.resolve(json_flag=json_out, name=fmt)
         request = ScoreRequest(
             paths=tuple(paths),
-            options=_options(layer, arch, labels, class_names, random_init, device, top_pairs, revision, exact_pairs),
+            options=_options(layer, arch, labels, class_names, random_init, device, top_pairs, revision),
             gate=GateRequest(max_epsilon=max_epsilon, max_epsilon_normalized=max_epsilon_normalized,
                              max_abs_cos=max_abs_cos, baseline=baseline, tolerance=tolerance, allow_new=allow_new,
-                             exit_zero=exit_zero, config=config),
+                             exit_zero=exit_zero, exact_pairs=exact_pairs, config=config),
         )
         with Spinner() as spin:
             run = run_score(request, env=os.environ, progress=spin)

@@ -57,6 +57,7 @@ class GateRequest:
     tolerance: float | None = None
     allow_new: bool | None = None
     exit_zero: bool | None = None
+    exact_pairs: bool | None = None
     config: Path | None = None
 
     def given(self) -> dict[str, Any]:
@@ -85,6 +86,7 @@ class GateSettings:
     baseline: Path | None = None
     allow_new: bool = False
     exit_zero: bool = False
+    exact_pairs: bool = False  # score pair statistics over every pair (``exact-pairs``); not a check
 
     def thresholds_for(self, path: str) -> Thresholds:
         from wsep_cli.gate.verdicts import Thresholds
@@ -178,6 +180,7 @@ def resolve_settings(request: GateRequest, env: Mapping[str, str], config: WsepC
         baseline=Path(baseline) if baseline is not None else None,
         allow_new=pick("allow-new", False),
         exit_zero=pick("exit-zero", False),
+        exact_pairs=pick("exact-pairs", False),
     )
 
 

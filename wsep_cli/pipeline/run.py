@@ -79,11 +79,14 @@ def run_score(request: ScoreRequest, *, env: Mapping[str, str], progress: Progre
     baseline: Baseline | None = settings.load_baseline()
     inputs = expand_inputs(list(request.paths))
     _check_device(request.options.device)
+    opts = request.options
+    if settings.exact_pairs and not opts.exact_pairs:  # exact-pairs from [tool.wsep] or WSEP_EXACT_PAIRS
+        opts = replace(opts, exact_pairs=True)
     results = []
     for i, spec in enumerate(inputs.specs):
         if progress is not None:
             progress(f"[{i + 1}/{len(inputs.specs)}] {spec}")
-        results.append(score_file(spec, request.options))
+        results.append(score_file(spec, opts))
     gate = settings.evaluate(results, baseline)
     final = _with_gate(results, gate)
     code = max((r.exit_code for r in final), default=int(ExitCode.OK))
