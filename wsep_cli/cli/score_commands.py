@@ -10,8 +10,8 @@ import typer
 
 from wsep_cli.cli.app import command
 from wsep_cli.cli.options import (
-    READ_EXIT_CODES, SCORE_EXIT_CODES, Arch, ClassNames, Device, ExactPairs, Labels, Layer, RandomInit, ReportOutput, Revision,
-    Source, Sources,
+    READ_EXIT_CODES, SCORE_EXIT_CODES, Arch, ClassNames, Device, ExactPairs, Labels, Layer, RandomInit, ReportOutput,
+    Revision, Source, Sources,
 )
 from wsep_cli.cli.output import Spinner, emit, error_line, fail, note, write_file
 from wsep_cli.errors import UsageError, WsepError

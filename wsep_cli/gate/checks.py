@@ -85,7 +85,8 @@ def _baseline_check(
     cos = h.metrics.cosine
     now_sampled = cos.estimated if cos is not None else None
     if metric not in FROM_PAIRS or now_sampled is None or bh.sampled is None or now_sampled == bh.sampled:
-        return Check(path, h.layer, "baseline", metric, new, limit, not worse, baseline=old, detail=f"tolerance {tol:g}")
+        return Check(path, h.layer, "baseline", metric, new, limit, not worse, baseline=old,
+                     detail=f"tolerance {tol:g}")
     this = _sampling_text(now_sampled, cos.sample_size if cos is not None else None)
     base = _sampling_text(bh.sampled, bh.sample_size)
     if now_sampled == worse:  # a sampled value already past the limit, or an exact one within a sampled limit
@@ -96,8 +97,8 @@ def _baseline_check(
     fix = ("score with --exact-pairs" if now_sampled
            else "rewrite the baseline with `wsep score --exact-pairs --write-baseline FILE`")
     return Check(path, h.layer, "baseline-method", metric, new, limit, False, baseline=old,
-                 detail=f"{metric} not comparable with the baseline: this run's {fmt_g(new)} is {this}, the baseline's {fmt_g(old)} {base}; "
-                        f"{fix} so both sides are over every pair")
+                 detail=f"{metric} not comparable with the baseline: this run's {fmt_g(new)} is {this}, "
+                        f"the baseline's {fmt_g(old)} {base}; {fix} so both sides are over every pair")
 
 
 def _baseline_checks(path: str, h: HeadResult, m: Mapping[str, float], bh: BaselineHead, tol: float) -> list[Check]:
