@@ -148,3 +148,17 @@ def test_exact_pairs_from_the_config_file_and_the_environment(big_head: Path, tm
     assert estimated() is False
     assert estimated("--no-exact-pairs") is True
     assert estimated(env={"WSEP_EXACT_PAIRS": "0"}) is True
+
+
+def test_compare_fail_on_regression_uses_the_sample_bound() -> None:
+    v, eye = _planted(), np.eye(300, 32)
+
+    def regressed(a: FileResult, b: FileResult) -> bool:
+        c = compare(baseline_from_results([a]), baseline_from_results([b]))
+        return any(ch.metric == "cosine.abs_max" for _, ch in c.regressions)
+
+    assert regressed(_result(v), _result(v, _SAMPLED))  # exact A, sampled B (lower): undecided, so flagged
+    assert regressed(_result(v, _SAMPLED), _result(v))  # sampled A, exact B (higher): undecided
+    assert regressed(_result(eye), _result(v, _SAMPLED))  # sampled B above exact A: a real regression
+    assert not regressed(_result(v, _SAMPLED), _result(eye))  # exact B below sampled A: not one
+    assert not regressed(_result(v, _SAMPLED), _result(v, _SAMPLED))  # same method: compared as before

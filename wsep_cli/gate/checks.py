@@ -28,6 +28,7 @@ from wsep_cli.gate.verdicts import (
     FileVerdict,
     GateReport,
     Thresholds,
+    mixed_pairs_worse,
     worse_than,
 )
 from wsep_cli.metrics.registry import FROM_PAIRS, flatten_head
@@ -81,15 +82,15 @@ def _baseline_check(
     and from the seeded sample on the other is compared only where the answer holds for the exact values
     too (a sampled maximum never exceeds the true one); otherwise the check fails and says how to fix it."""
     limit = old + tol * abs(old)
-    worse = worse_than(new, old, tol)
     cos = h.metrics.cosine
     now_sampled = cos.estimated if cos is not None else None
     if metric not in FROM_PAIRS or now_sampled is None or bh.sampled is None or now_sampled == bh.sampled:
-        return Check(path, h.layer, "baseline", metric, new, limit, not worse, baseline=old,
+        return Check(path, h.layer, "baseline", metric, new, limit, not worse_than(new, old, tol), baseline=old,
                      detail=f"tolerance {tol:g}")
     this = _sampling_text(now_sampled, cos.sample_size if cos is not None else None)
     base = _sampling_text(bh.sampled, bh.sample_size)
-    if now_sampled == worse:  # a sampled value already past the limit, or an exact one within a sampled limit
+    worse = mixed_pairs_worse(new, old, tol, now_sampled)
+    if worse is not None:
         why = (f"this run's value is {this}, so its exact value is at least as large" if worse
                else f"the baseline's value is {base}, so its exact value is at least as large")
         return Check(path, h.layer, "baseline", metric, new, limit, not worse, baseline=old,

@@ -5,7 +5,9 @@ now). When both sides hold one file they are paired whatever their names; otherw
 baseline (same path, else same unique file name). Heads pair by layer, or directly when each file
 has exactly one head. Lower is better for ε and the |cos| family (and the other metrics listed in
 ``LOWER_IS_BETTER``); changes within float32 rounding (1e-6 relative) are "same". A *regression*
-is one of the gated metrics (ε, ε unit rows, max |cos|) getting worse by more than the tolerance.
+is one of the gated metrics (ε, ε unit rows, max |cos|) getting worse by more than the tolerance;
+max |cos| exact on one side and sampled on the other counts as one unless the sample's lower bound
+rules it out, as in the baseline gate (:mod:`wsep_cli.gate.checks`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from wsep_cli.gate.baseline import Baseline, BaselineFile, match_files
-from wsep_cli.gate.verdicts import BASELINE_METRICS, same_within_rounding, worse_than
+from wsep_cli.gate.verdicts import BASELINE_METRICS, mixed_pairs_worse, same_within_rounding, worse_than
 from wsep_cli.metrics.registry import FROM_PAIRS, LOWER_IS_BETTER
 
 __all__ = ["LOWER_IS_BETTER", "MetricChange", "HeadComparison", "Comparison", "is_report", "compare"]
@@ -97,7 +99,8 @@ class HeadComparison:
             return None
         exact, sampled = ("A", "B") if self.sampled_b else ("B", "A")
         return (f"{exact}'s pair statistics are over every pair, {sampled}'s from a seeded sample, so "
-                f"{', '.join(sorted(FROM_PAIRS))} are not comparable; score both sides with --exact-pairs "
+                f"{', '.join(sorted(FROM_PAIRS))} are not comparable (--fail-on-regression counts max |cos| "
+                "as a regression unless the sample's lower bound rules it out); score both sides with --exact-pairs "
                 "(a report: write it again with `wsep score --exact-pairs --json`)")
 
     @property
@@ -159,13 +162,23 @@ def is_report(path: Path) -> bool:
     return isinstance(doc, dict) and "results" in doc
 
 
-def _verdict(metric: str, a: float | None, b: float | None, tol: float) -> tuple[str, bool]:
+def _verdict(metric: str, a: float | None, b: float | None, tol: float,
+             sampled: tuple[bool | None, bool | None] = (None, None)) -> tuple[str, bool]:
+    """The verdict and whether it is a regression. A gated pair statistic exact on one side and sampled on
+    the other is a regression unless the sample's lower bound shows it is not (as in the baseline gate)."""
     if metric not in LOWER_IS_BETTER or a is None or b is None:
         return "", False
-    if same_within_rounding(a, b):
+    sa, sb = sampled
+    mixed = metric in FROM_PAIRS and sa is not None and sb is not None and sa != sb
+    if same_within_rounding(a, b) and not mixed:
         return "same", False
-    verdict = "better" if b < a else "worse"
-    return verdict, metric in BASELINE_METRICS and worse_than(b, a, tol)
+    verdict = "same" if same_within_rounding(a, b) else "better" if b < a else "worse"
+    if metric not in BASELINE_METRICS:
+        return verdict, False
+    if mixed:
+        assert sb is not None
+        return verdict, mixed_pairs_worse(b, a, tol, sb) is not False
+    return verdict, worse_than(b, a, tol)
 
 
 def _pair_heads(fa: BaselineFile | None, fb: BaselineFile | None, tol: float) -> list[HeadComparison]:
@@ -187,7 +200,7 @@ def _pair_heads(fa: BaselineFile | None, fb: BaselineFile | None, tol: float) ->
         changes = []
         for k in keys:
             va, vb = x.metrics.get(k), y.metrics.get(k)
-            verdict, reg = _verdict(k, va, vb, tol)
+            verdict, reg = _verdict(k, va, vb, tol, (x.sampled, y.sampled))
             changes.append(MetricChange(k, va, vb, verdict, reg))
         out.append(HeadComparison(pa, pb, x.layer, y.layer, tuple(changes), x.shape, y.shape, x.located_by, y.located_by,
                                   x.sampled, y.sampled))

@@ -25,6 +25,7 @@ __all__ = [
     "FileVerdict",
     "GateReport",
     "worse_than",
+    "mixed_pairs_worse",
     "checks_text",
     "same_within_rounding",
 ]
@@ -41,6 +42,17 @@ _SLACK_ABS = 1e-12
 def worse_than(new: float, old: float, tolerance: float) -> bool:
     """True when ``new`` exceeds ``old`` by more than ``tolerance`` (relative) plus rounding slack."""
     return new > old + tolerance * abs(old) + _SLACK_REL * abs(old) + _SLACK_ABS
+
+
+def mixed_pairs_worse(new: float, old: float, tolerance: float, new_sampled: bool) -> bool | None:
+    """Worse than the baseline, for a pair statistic exact on one side and sampled on the other.
+
+    A sampled maximum never exceeds the exact one, so a sampled ``new`` already past the limit is worse
+    (True) and an exact ``new`` within a sampled baseline's limit is not (False); the other two cases
+    decide nothing (None).
+    """
+    worse = worse_than(new, old, tolerance)
+    return worse if worse == new_sampled else None
 
 
 def checks_text(n: int) -> str:
