@@ -11,7 +11,7 @@ import typer
 
 __all__ = [
     "Source", "Sources", "Layer", "Arch", "Labels", "ClassNames", "RandomInit", "Revision", "Device", "ReportOutput",
-    "EXIT_CODES_HELP", "SCORE_EXIT_CODES", "READ_EXIT_CODES",
+    "ExactPairs", "EXACT_PAIRS_HELP", "EXIT_CODES_HELP", "SCORE_EXIT_CODES", "READ_EXIT_CODES",
 ]
 
 EXIT_CODES_HELP = (
@@ -50,10 +50,8 @@ ClassNames = Annotated[
 RandomInit = Annotated[
     bool, _option("--random-init", help="With timm:NAME, a freshly initialised model instead of its weights.")
 ]
-ExactPairs = Annotated[bool, _option(
-    "--exact-pairs",
-    help="Cosine extremes and percentiles over every class pair, never from a sample (slow for big heads).",
-)]
+EXACT_PAIRS_HELP = "Cosine extremes and percentiles over every class pair, never from a sample (slow for big heads)."
+ExactPairs = Annotated[bool, _option("--exact-pairs", help=EXACT_PAIRS_HELP)]
 Revision = Annotated[Optional[str], _option(
     "--revision", metavar="REV",
     help="With hf:ORG/NAME, the branch, tag or commit to read (default main; hf:ORG/NAME@REV also works).",

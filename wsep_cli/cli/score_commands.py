@@ -10,8 +10,8 @@ import typer
 
 from wsep_cli.cli.app import command
 from wsep_cli.cli.options import (
-    READ_EXIT_CODES, SCORE_EXIT_CODES, Arch, ClassNames, Device, ExactPairs, Labels, Layer, RandomInit, ReportOutput,
-    Revision, Source, Sources,
+    EXACT_PAIRS_HELP, READ_EXIT_CODES, SCORE_EXIT_CODES, Arch, ClassNames, Device, ExactPairs, Labels, Layer,
+    RandomInit, ReportOutput, Revision, Source, Sources,
 )
 from wsep_cli.cli.output import Spinner, emit, error_line, fail, note, write_file
 from wsep_cli.errors import UsageError, WsepError
@@ -57,10 +57,7 @@ def score(
     top_pairs: int = typer.Option(
         0, "--top-pairs", metavar="K", min=0, max=1000, help="Also list the K most similar class pairs per head."
     ),
-    exact_pairs: Optional[bool] = typer.Option(
-        None, "--exact-pairs/--no-exact-pairs",
-        help="Cosine extremes and percentiles over every class pair, never from a sample (slow for big heads).",
-    ),
+    exact_pairs: Optional[bool] = typer.Option(None, "--exact-pairs/--no-exact-pairs", help=EXACT_PAIRS_HELP),
     max_epsilon: Optional[float] = typer.Option(
         None, "--max-epsilon", metavar="FLOAT", help="Gate: fail (exit 1) if a head's epsilon exceeds this."
     ),

@@ -29,6 +29,7 @@ __all__ = [
     "FileMatch",
     "baseline_from_document",
     "baseline_from_results",
+    "baseline_head",
     "load_baseline",
     "match_files",
 ]
@@ -126,7 +127,7 @@ def baseline_from_results(results: Iterable[FileResult], *, source: str = "this 
     files = tuple(
         BaselineFile(
             path=r.path,
-            heads=tuple(_result_head(h) for h in r.heads),
+            heads=tuple(baseline_head(h) for h in r.heads),
             ok=r.status == "ok",
         )
         for r in results
@@ -134,7 +135,8 @@ def baseline_from_results(results: Iterable[FileResult], *, source: str = "this 
     return Baseline(source=source, files=files)
 
 
-def _result_head(h: HeadResult) -> BaselineHead:
+def baseline_head(h: HeadResult) -> BaselineHead:
+    """A head scored in this process, in the form a baseline's heads take."""
     d = h.to_dict()
     sampled, size = _sampling(d)
     return BaselineHead(h.layer, flatten_head(d), (h.num_classes, h.num_features), h.located_by, sampled, size)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Callable, Iterable, Mapping
 
-from wsep_cli.gate.baseline import Baseline, BaselineFile, BaselineHead, match_files
+from wsep_cli.gate.baseline import Baseline, BaselineFile, BaselineHead, baseline_head, match_files
 from wsep_cli.gate.verdicts import (
     BASELINE_METRICS,
     THRESHOLD_METRICS,
@@ -28,10 +28,9 @@ from wsep_cli.gate.verdicts import (
     FileVerdict,
     GateReport,
     Thresholds,
-    mixed_pairs_worse,
-    worse_than,
+    baseline_worse,
+    sampling_differs,
 )
-from wsep_cli.metrics.registry import FROM_PAIRS, flatten_head
 from wsep_cli.report.numtext import fmt_g
 from wsep_cli.results import FileResult, HeadResult
 
@@ -75,40 +74,33 @@ def _sampling_text(sampled: bool, size: int | None) -> str:
     return f"from a sample of {size:,} pairs" if size else "from a sample of the pairs"
 
 
-def _baseline_check(
-    path: str, h: HeadResult, metric: str, new: float, old: float, bh: BaselineHead, tol: float
-) -> Check:
+def _baseline_check(path: str, metric: str, cur: BaselineHead, bh: BaselineHead, tol: float) -> Check:
     """One baseline comparison. A pair statistic (``cosine.abs_max``) taken over every pair on one side
     and from the seeded sample on the other is compared only where the answer holds for the exact values
-    too (a sampled maximum never exceeds the true one); otherwise the check fails and says how to fix it."""
+    too (``verdicts.baseline_worse``); otherwise the check fails and says how to fix it."""
+    new, old = cur.metrics[metric], bh.metrics[metric]
     limit = old + tol * abs(old)
-    cos = h.metrics.cosine
-    now_sampled = cos.estimated if cos is not None else None
-    if metric not in FROM_PAIRS or now_sampled is None or bh.sampled is None or now_sampled == bh.sampled:
-        return Check(path, h.layer, "baseline", metric, new, limit, not worse_than(new, old, tol), baseline=old,
+    worse = baseline_worse(metric, new, old, tol, cur.sampled, bh.sampled)
+    if not sampling_differs(metric, cur.sampled, bh.sampled):
+        return Check(path, cur.layer, "baseline", metric, new, limit, not worse, baseline=old,
                      detail=f"tolerance {tol:g}")
-    this = _sampling_text(now_sampled, cos.sample_size if cos is not None else None)
-    base = _sampling_text(bh.sampled, bh.sample_size)
-    worse = mixed_pairs_worse(new, old, tol, now_sampled)
+    this = _sampling_text(bool(cur.sampled), cur.sample_size)
+    base = _sampling_text(bool(bh.sampled), bh.sample_size)
     if worse is not None:
         why = (f"this run's value is {this}, so its exact value is at least as large" if worse
                else f"the baseline's value is {base}, so its exact value is at least as large")
-        return Check(path, h.layer, "baseline", metric, new, limit, not worse, baseline=old,
+        return Check(path, cur.layer, "baseline", metric, new, limit, not worse, baseline=old,
                      detail=f"tolerance {tol:g}; {why}")
-    fix = ("score with --exact-pairs" if now_sampled
+    fix = ("score with --exact-pairs" if cur.sampled
            else "rewrite the baseline with `wsep score --exact-pairs --write-baseline FILE`")
-    return Check(path, h.layer, "baseline-method", metric, new, limit, False, baseline=old,
+    return Check(path, cur.layer, "baseline-method", metric, new, limit, False, baseline=old,
                  detail=f"{metric} not comparable with the baseline: this run's {fmt_g(new)} is {this}, "
                         f"the baseline's {fmt_g(old)} {base}; {fix} so both sides are over every pair")
 
 
-def _baseline_checks(path: str, h: HeadResult, m: Mapping[str, float], bh: BaselineHead, tol: float) -> list[Check]:
-    out = []
-    for metric in BASELINE_METRICS:
-        new, old = m.get(metric), bh.metrics.get(metric)
-        if new is not None and old is not None:
-            out.append(_baseline_check(path, h, metric, new, old, bh, tol))
-    return out
+def _baseline_checks(path: str, cur: BaselineHead, bh: BaselineHead, tol: float) -> list[Check]:
+    return [_baseline_check(path, metric, cur, bh, tol) for metric in BASELINE_METRICS
+            if metric in cur.metrics and metric in bh.metrics]
 
 
 def _one_side(path: str, layer: str | None, rule: str, what: str, allow_new: bool) -> Check:
@@ -125,15 +117,15 @@ def _file_checks(
     if baseline is not None and base is None:
         checks.append(_one_side(r.path, None, "new-file", f"not in baseline {baseline.source}", allow_new))
     for h in r.heads:
-        m = flatten_head(h.to_dict())
-        checks += _threshold_checks(r.path, h, m, th)
+        cur = baseline_head(h)
+        checks += _threshold_checks(r.path, h, cur.metrics, th)
         if base is None:
             continue
         bh = base.head(h.layer)
         if bh is None:
             checks.append(_one_side(r.path, h.layer, "new-head", f"head not in baseline {baseline.source}", allow_new))
         else:
-            checks += _baseline_checks(r.path, h, m, bh, tol)
+            checks += _baseline_checks(r.path, cur, bh, tol)
     if base is not None and base.ok:
         for bh in base.heads:
             if all(h.layer != bh.layer for h in r.heads):

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from wsep_cli.gate.baseline import Baseline, BaselineFile, match_files
-from wsep_cli.gate.verdicts import BASELINE_METRICS, mixed_pairs_worse, same_within_rounding, worse_than
+from wsep_cli.gate.verdicts import BASELINE_METRICS, baseline_worse, same_within_rounding, sampling_differs
 from wsep_cli.metrics.registry import FROM_PAIRS, LOWER_IS_BETTER
 
 __all__ = ["LOWER_IS_BETTER", "MetricChange", "HeadComparison", "Comparison", "is_report", "compare"]
@@ -169,16 +169,10 @@ def _verdict(metric: str, a: float | None, b: float | None, tol: float,
     if metric not in LOWER_IS_BETTER or a is None or b is None:
         return "", False
     sa, sb = sampled
-    mixed = metric in FROM_PAIRS and sa is not None and sb is not None and sa != sb
-    if same_within_rounding(a, b) and not mixed:
+    if same_within_rounding(a, b) and not sampling_differs(metric, sa, sb):
         return "same", False
     verdict = "same" if same_within_rounding(a, b) else "better" if b < a else "worse"
-    if metric not in BASELINE_METRICS:
-        return verdict, False
-    if mixed:
-        assert sb is not None
-        return verdict, mixed_pairs_worse(b, a, tol, sb) is not False
-    return verdict, worse_than(b, a, tol)
+    return verdict, metric in BASELINE_METRICS and baseline_worse(metric, b, a, tol, sb, sa) is not False
 
 
 def _pair_heads(fa: BaselineFile | None, fb: BaselineFile | None, tol: float) -> list[HeadComparison]:

@@ -14,6 +14,7 @@ from typing import Any, Mapping
 
 from wsep_cli.errors import ExitCode
 from wsep_cli.metrics.registry import BASELINE_METRICS as REGISTRY_BASELINE
+from wsep_cli.metrics.registry import FROM_PAIRS
 from wsep_cli.metrics.registry import THRESHOLDS
 from wsep_cli.report.numtext import fmt_g
 
@@ -25,7 +26,8 @@ __all__ = [
     "FileVerdict",
     "GateReport",
     "worse_than",
-    "mixed_pairs_worse",
+    "sampling_differs",
+    "baseline_worse",
     "checks_text",
     "same_within_rounding",
 ]
@@ -44,14 +46,24 @@ def worse_than(new: float, old: float, tolerance: float) -> bool:
     return new > old + tolerance * abs(old) + _SLACK_REL * abs(old) + _SLACK_ABS
 
 
-def mixed_pairs_worse(new: float, old: float, tolerance: float, new_sampled: bool) -> bool | None:
-    """Worse than the baseline, for a pair statistic exact on one side and sampled on the other.
+def sampling_differs(metric: str, a_sampled: bool | None, b_sampled: bool | None) -> bool:
+    """True for a pair statistic taken over every pair on one side and from the seeded sample on the
+    other (``None``: the side does not say, as in reports written before ``cosine.estimated``)."""
+    return metric in FROM_PAIRS and a_sampled is not None and b_sampled is not None and a_sampled != b_sampled
 
-    A sampled maximum never exceeds the exact one, so a sampled ``new`` already past the limit is worse
-    (True) and an exact ``new`` within a sampled baseline's limit is not (False); the other two cases
-    decide nothing (None).
+
+def baseline_worse(
+    metric: str, new: float, old: float, tolerance: float, new_sampled: bool | None, old_sampled: bool | None
+) -> bool | None:
+    """Whether ``new`` is worse than the baseline's ``old``, or ``None`` when that cannot be decided.
+
+    Where :func:`sampling_differs`, a sampled maximum never exceeds the exact one: a sampled ``new``
+    already past the limit is worse, an exact ``new`` within a sampled baseline's limit is not, and
+    the other two cases decide nothing.
     """
     worse = worse_than(new, old, tolerance)
+    if not sampling_differs(metric, new_sampled, old_sampled):
+        return worse
     return worse if worse == new_sampled else None
 
 
